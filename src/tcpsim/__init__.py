@@ -1,0 +1,1 @@
+"""tcpsim: a table-driven, sans-I/O model of TCP connection management."""
