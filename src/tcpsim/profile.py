@@ -1,0 +1,109 @@
+"""Profiles: the constants a TCP runs with, each visible and overridable.
+
+`linux` follows the defaults of a current Linux kernel (the sysctl or the
+constant is named beside each field); `rfc9293` follows the RFCs (MSL of two
+minutes, RFC 6298's one-second RTO floor).  A scenario picks a profile and may
+override any field, e.g. `{"msl": 5}` for a lesson that wants a 10-second
+TIME_WAIT.  Times are seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+from .errors import ScenarioError
+
+
+@dataclass(frozen=True, kw_only=True)
+class Profile:
+    name: str
+    #: Maximum segment lifetime (RFC 9293 §3.4.2).  Linux has no MSL constant:
+    #: its TIME_WAIT is the fixed TCP_TIMEWAIT_LEN of 60 s, an implied MSL of 30 s.
+    msl: float
+    #: How long TIME_WAIT lasts: 2*MSL in the RFC, TCP_TIMEWAIT_LEN in Linux.
+    time_wait: float
+    rto_initial: float = 1.0          # RFC 6298 §2.1; Linux TCP_TIMEOUT_INIT
+    rto_min: float = 0.2              # Linux TCP_RTO_MIN; RFC 6298 §2.4 says 1 s
+    rto_max: float = 120.0            # Linux TCP_RTO_MAX
+    #: "linux": RTO = SRTT + max(4*RTTVAR, rto_min) (tcp_set_rto);
+    #: "rfc6298": RTO = max(rto_min, SRTT + 4*RTTVAR).
+    rto_formula: str = "linux"
+    syn_retries: int = 6              # net.ipv4.tcp_syn_retries
+    synack_retries: int = 5           # net.ipv4.tcp_synack_retries
+    retries2: int = 15                # net.ipv4.tcp_retries2
+    orphan_retries: int = 8           # net.ipv4.tcp_orphan_retries (0 means 8)
+    fin_timeout: float | None = 60.0  # net.ipv4.tcp_fin_timeout (orphaned FIN_WAIT_2)
+    #: The ACK of a FIN that moves us to CLOSE_WAIT waits this long for the
+    #: application's own FIN to ride on (Linux enters "pingpong" mode in
+    #: tcp_fin(), so the ACK is delayed by TCP_DELACK_MIN).  0: ACK at once.
+    delayed_ack: float = 0.04
+    #: Out-of-window ACKs (dup SYN in SYN_RECEIVED, ...) at most once per this
+    #: many seconds: net.ipv4.tcp_invalid_ratelimit (500 ms).
+    invalid_ratelimit: float = 0.5
+    #: net.ipv4.tcp_rfc1337: 1 ignores an RST in TIME_WAIT (RFC 1337).
+    rfc1337: bool = False
+    #: Linux resets a connection that receives new data after close() (in
+    #: FIN_WAIT_1/2).  RFC 9293's CLOSE is a half-close and keeps receiving.
+    abort_on_data_after_close: bool = True
+    #: net.ipv4.tcp_syncookies: 0 never, 1 when the SYN queue is full, 2 always.
+    syncookies: int = 1
+    #: net.ipv4.tcp_abort_on_overflow: 1 answers an ACK for a full accept queue with RST.
+    abort_on_overflow: bool = False
+    #: net.core.somaxconn: the largest backlog listen() accepts.
+    somaxconn: int = 4096
+    #: RTT samples also from retransmitted segments: Linux's TCP timestamps
+    #: (net.ipv4.tcp_timestamps=1, RFC 7323) remove Karn's ambiguity.  Without
+    #: them, Karn's rule applies and a handshake that needed a retransmission
+    #: leaves the RTO at 3 s (RFC 6298 §5.7).
+    timestamps: bool = True
+    mss: int = 1460
+    window: int = 65535
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+PROFILES: dict[str, Profile] = {
+    "linux": Profile(name="linux", msl=30.0, time_wait=60.0),
+    "rfc9293": Profile(
+        name="rfc9293", msl=120.0, time_wait=240.0, rto_min=1.0, rto_formula="rfc6298",
+        synack_retries=5, retries2=15, orphan_retries=15, delayed_ack=0.0, timestamps=False,
+        rfc1337=False, abort_on_data_after_close=False, fin_timeout=None,
+    ),
+}
+
+_FIELDS = {f.name: f for f in fields(Profile)}
+
+
+def make_profile(name: str = "linux", overrides: dict | None = None, where: str = "profile") -> Profile:
+    """The named profile with `overrides` applied.
+
+    Overriding `msl` also sets `time_wait` to 2*MSL unless `time_wait` is given
+    too.  Unknown names and values of the wrong type raise ScenarioError.
+    """
+    if name not in PROFILES:
+        raise ScenarioError(where, f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}")
+    base = PROFILES[name]
+    overrides = dict(overrides or {})
+    if not overrides:
+        return base
+    for key, value in overrides.items():
+        if key not in _FIELDS or key == "name":
+            raise ScenarioError(f"overrides.{key}", f"no such constant; known: {', '.join(k for k in _FIELDS if k != 'name')}")
+        default = getattr(base, key)
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, int):
+            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        elif isinstance(default, float) or default is None:
+            ok = value is None and key == "fin_timeout" or (
+                isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0)
+        else:
+            ok = isinstance(value, str) and (key != "rto_formula" or value in ("linux", "rfc6298"))
+        if not ok:
+            raise ScenarioError(f"overrides.{key}", f"bad value {value!r} (default {default!r})")
+    if "msl" in overrides and "time_wait" not in overrides:
+        overrides["time_wait"] = 2 * overrides["msl"]
+    if overrides.get("syncookies", 1) not in (0, 1, 2):
+        raise ScenarioError("overrides.syncookies", "must be 0, 1 or 2")
+    return replace(base, **overrides)

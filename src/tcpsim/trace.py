@@ -1,0 +1,179 @@
+"""The trace of a run: every segment on the wire and every state change.
+
+Times are kept as integer microseconds and shown as seconds.  The JSON form
+is the project's exchange format (documented in the README):
+
+    {"segments": [{"t", "src", "dst", "flags", "seq", "ack", "len", "dropped",
+                   "sport", "dport", "arrive", "rtx", "note", "i"}, ...],
+     "states":   {name: [{"t", "from", "to", "cause", "rule"}, ...]},
+     "timers":   [{"endpoint", "kind", "start", "end", "fired"}, ...],
+     "notices":  [{"t", "endpoint", "what", "detail"}, ...],
+     "final":    {name: state}, "end": seconds}
+"""
+
+from __future__ import annotations
+
+import json
+
+from .segment import Segment, seq_diff
+from .states import State
+
+
+def secs(t_us: int | None) -> float | None:
+    return None if t_us is None else t_us / 1_000_000
+
+
+def fmt_t(t_us: int | None) -> str:
+    if t_us is None:
+        return "-"
+    s = f"{t_us / 1_000_000:.6f}".rstrip("0")
+    return s + "0" if s.endswith(".") else s
+
+
+class SegmentRecord:
+    """One transmission: the segment, when it left, when (if) it arrived."""
+
+    __slots__ = ("i", "t", "seg", "dropped", "rtx", "arrive", "note")
+
+    def __init__(self, i: int, t: int, seg: Segment, dropped: bool, rtx: bool,
+                 arrive: int | None, note: str):
+        self.i, self.t, self.seg, self.dropped, self.rtx = i, t, seg, dropped, rtx
+        self.arrive, self.note = arrive, note
+
+    def to_dict(self) -> dict:
+        s = self.seg
+        return {"i": self.i, "t": secs(self.t), "src": s.src, "dst": s.dst, "flags": s.flags,
+                "seq": s.seq, "ack": s.ack, "len": s.len, "dropped": self.dropped,
+                "sport": s.sport, "dport": s.dport, "arrive": secs(self.arrive),
+                "rtx": self.rtx, "note": self.note}
+
+    def __repr__(self) -> str:
+        return f"<#{self.i} t={fmt_t(self.t)} {self.seg.src}->{self.seg.dst} {self.seg.describe()}" \
+               f"{' dropped' if self.dropped else ''}>"
+
+
+class StateChange:
+    __slots__ = ("t", "endpoint", "old", "new", "rule")
+
+    def __init__(self, t, endpoint, old, new, rule):
+        self.t, self.endpoint, self.old, self.new, self.rule = t, endpoint, old, new, rule
+
+    @property
+    def cause(self) -> str:
+        return self.rule.event.value if self.rule is not None else ""
+
+    def to_dict(self) -> dict:
+        return {"t": secs(self.t), "from": self.old.value, "to": self.new.value, "cause": self.cause,
+                "rule": self.rule.rfc if self.rule is not None else ""}
+
+    def __repr__(self) -> str:
+        return f"<{self.endpoint} {self.old.value}->{self.new.value} at {fmt_t(self.t)} ({self.cause})>"
+
+
+class Trace:
+    """The record of one run.  Built by `network.Simulation`."""
+
+    def __init__(self, scenario=None):
+        self.scenario = scenario
+        self.segments: list[SegmentRecord] = []
+        self.changes: list[StateChange] = []
+        self.timers: list[dict] = []
+        self.notices: list[tuple] = []
+        self.final: dict[str, State] = {}
+        self.isn: dict[str, int] = {}
+        self.end = 0
+
+    # -------------------------------------------------------------- queries
+    def states(self, endpoint: str) -> list[State]:
+        """The states `endpoint` passed through, in order, starting with its first."""
+        path: list[State] = []
+        for c in self.changes:
+            if c.endpoint == endpoint:
+                if not path:
+                    path.append(c.old)
+                path.append(c.new)
+        return path
+
+    def endpoints(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for c in self.changes:
+            seen.setdefault(c.endpoint, None)
+        return list(seen)
+
+    def sent(self) -> list[SegmentRecord]:
+        return self.segments
+
+    def flags(self) -> list[str]:
+        return [r.seg.flags for r in self.segments]
+
+    def notices_of(self, endpoint: str) -> list[str]:
+        return [what for (_, name, what, _) in self.notices if name == endpoint]
+
+    # ------------------------------------------------------------- exports
+    def to_dict(self) -> dict:
+        states: dict[str, list] = {}
+        for c in self.changes:
+            states.setdefault(c.endpoint, []).append(c.to_dict())
+        return {
+            "scenario": getattr(self.scenario, "name", None),
+            "segments": [r.to_dict() for r in self.segments],
+            "states": states,
+            "timers": self.timers,
+            "notices": [{"t": secs(t), "endpoint": n, "what": w, "detail": d} for (t, n, w, d) in self.notices],
+            "final": {k: v.value for k, v in self.final.items()},
+            "end": secs(self.end),
+        }
+
+    def to_json(self, indent: int | None = 1) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    def rows(self, relative: bool = False) -> list[dict]:
+        """One row per event in time order: segments sent, then state changes."""
+        base = dict(self.isn) if relative else {}
+        events = []
+        for r in self.segments:
+            s = r.seg
+            seq, ack = s.seq, s.ack
+            if relative and s.src in base:
+                seq = seq_diff(seq, base[s.src]) % (1 << 32)
+            if relative and ack is not None and s.dst in base:
+                ack = seq_diff(ack, base[s.dst]) % (1 << 32)
+            what = "dropped" if r.dropped else ("not delivered" if r.arrive is None else "")
+            notes = ", ".join(x for x in ("retransmission" if r.rtx else "", r.note, what) if x)
+            events.append((r.t, 1, r.i, {"t": fmt_t(r.t), "#": str(r.i), "segment": f"{s.src} > {s.dst}",
+                                         "flags": s.flags, "seq": str(seq), "ack": "" if ack is None else str(ack),
+                                         "len": str(s.len), "notes": notes}))
+        for k, c in enumerate(self.changes):
+            events.append((c.t, 0, k, {"t": fmt_t(c.t), "#": "", "segment": f"{c.endpoint}: {c.old.value} → {c.new.value}",
+                                       "flags": "", "seq": "", "ack": "", "len": "", "notes": c.cause}))
+        events.sort(key=lambda e: (e[0], e[1], e[2]))
+        return [e[3] for e in events]
+
+    def table(self, relative: bool = False, states: bool = True) -> str:
+        """A plain-text table of the run, one line per segment (and state change)."""
+        rows = self.rows(relative)
+        if not states:
+            rows = [r for r in rows if r["#"]]
+        cols = ["t", "#", "segment", "flags", "seq", "ack", "len", "notes"]
+        width = {c: max([len(c)] + [len(r[c]) for r in rows]) for c in cols}
+        right = {"t", "#", "seq", "ack", "len"}
+
+        def line(r):
+            return "  ".join((r[c].rjust(width[c]) if c in right else r[c].ljust(width[c])) for c in cols).rstrip()
+        out = [line({c: c for c in cols}), line({c: "-" * width[c] for c in cols})]
+        out += [line(r) for r in rows]
+        return "\n".join(out)
+
+    def __str__(self) -> str:
+        return self.table()
+
+    def _repr_html_(self) -> str:
+        from html import escape
+        rows = self.rows()
+        head = "".join(f"<th>{c}</th>" for c in ["t (s)", "#", "segment", "flags", "seq", "ack", "len", "notes"])
+        body = []
+        for r in rows:
+            cls = ' class="tcpsim-state"' if not r["#"] else (' class="tcpsim-dropped"' if "dropped" in r["notes"] else "")
+            body.append(f"<tr{cls}>" + "".join(f"<td>{escape(r[c])}</td>" for c in
+                                               ["t", "#", "segment", "flags", "seq", "ack", "len", "notes"]) + "</tr>")
+        return f'<table class="tcpsim-trace"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
