@@ -587,6 +587,10 @@ class Listener(Tcb):
         self._call(E.CLOSE, "close", now)
         self.host.listeners.pop(self.lport, None)
 
+    def abort(self, now: int) -> None:
+        self._call(E.ABORT, "abort", now)
+        self.host.listeners.pop(self.lport, None)
+
     def accept(self, now: int) -> Connection | None:
         """Take the oldest established connection off the accept queue."""
         if self.state is not S.LISTEN:
@@ -676,6 +680,15 @@ class Listener(Tcb):
         self.synq.pop((child.rhost, child.rport), None)
 
 
+class ClosedPort(Tcb):
+    """The TCB that does not exist: a port with no connection and no listener."""
+
+    __slots__ = ()
+
+    def _act(self, rule: Rule, now: int, seg: Segment | None) -> None:
+        self._reset_reply(seg, seg.dport)
+
+
 class Host:
     """One machine's TCP: demultiplexes segments to connections and listeners."""
 
@@ -738,9 +751,7 @@ class Host:
             lst.receive(seg, now)
             return
         # No TCB at all: the CLOSED state of RFC 9293 §3.10.7.1.
-        rule = TABLE[(S.CLOSED, E.RCV_RST if seg.rst else E.RCV_ANY)]
-        if rule.send == "RST":
-            Tcb(self, self.name)._reset_reply(seg, seg.dport)
+        ClosedPort(self, self.name)._fire(E.RCV_RST if seg.rst else E.RCV_ANY, now, seg)
 
     def _forget(self, conn: Connection) -> None:
         key = (conn.lport, conn.rhost, conn.rport)

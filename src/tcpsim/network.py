@@ -248,7 +248,9 @@ class Simulation:
                 elif call.name == "abort":
                     target.abort(t)
         except IllegalCall as e:
-            raise ScenarioError(call.where, f"at t={t / 1e6:g} s: {e}") from None
+            # The application's call fails, as a socket call returns an error:
+            # the run goes on and the trace says so.
+            self.trace.notices.append((t, e.endpoint, "error", str(e)))
         self._drain(host)
 
     def _react(self, host_name: str, conn, what: str, t: int) -> None:

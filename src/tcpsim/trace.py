@@ -146,6 +146,10 @@ class Trace:
         for k, c in enumerate(self.changes):
             events.append((c.t, 0, k, {"t": fmt_t(c.t), "#": "", "segment": f"{c.endpoint}: {c.old.value} → {c.new.value}",
                                        "flags": "", "seq": "", "ack": "", "len": "", "notes": c.cause}))
+        for k, (t, name, what, detail) in enumerate(self.notices):
+            if what == "error":
+                events.append((t, 0, -1 - k, {"t": fmt_t(t), "#": "", "segment": f"{name}: call failed",
+                                              "flags": "", "seq": "", "ack": "", "len": "", "notes": detail}))
         events.sort(key=lambda e: (e[0], e[1], e[2]))
         return [e[3] for e in events]
 

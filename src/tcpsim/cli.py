@@ -1,0 +1,75 @@
+"""Command line: run a scenario and print its trace.
+
+    python -m tcpsim run SCENARIO [--format table|json] [--relative] [--drop N,M]
+    python -m tcpsim list
+    python -m tcpsim show SCENARIO
+    python -m tcpsim rules
+
+SCENARIO is a built-in's name or a .json/.yaml file.  A mistake in the input
+prints one line naming it and exits with status 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .errors import TcpSimError
+from .network import run
+from .scenario import builtin, builtin_names, load, read_source
+from .table import RULES
+
+
+def _positions(text: str) -> list[int]:
+    out = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part.isdigit() or int(part) < 1:
+            raise argparse.ArgumentTypeError(f"--drop wants positions like 2 or 2,5 (from 1), got {part!r}")
+        out.append(int(part))
+    return out
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m tcpsim", description="Simulate TCP connection management.")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run a scenario and print its trace")
+    r.add_argument("scenario", help="a built-in's name (see `list`) or a .json/.yaml file")
+    r.add_argument("--format", choices=("table", "json"), default="table")
+    r.add_argument("--relative", action="store_true", help="seq/ack relative to each side's ISN (table)")
+    r.add_argument("--drop", type=_positions, default=[], metavar="N[,M...]",
+                   help="also lose the segments at these positions in the trace (1 = first)")
+    sub.add_parser("list", help="list the built-in scenarios")
+    s = sub.add_parser("show", help="print a scenario as JSON")
+    s.add_argument("scenario")
+    sub.add_parser("rules", help="print the transition table")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            for name in builtin_names():
+                desc = builtin(name).get("description", "")
+                print(f"{name:28} {desc.split('. ')[0].rstrip('.')}")
+        elif args.command == "show":
+            print(json.dumps(read_source(args.scenario), indent=2))
+        elif args.command == "rules":
+            for r in RULES:
+                tag = " [what-if: not TCP]" if r.whatif else ""
+                print(f"{r.state.value:13} {r.event.value:34} -> {r.next.value:13} "
+                      f"send {r.send or '-':15} {r.rfc}{tag}")
+        else:
+            trace = run(load(args.scenario), drop=args.drop)
+            if args.format == "json":
+                print(trace.to_json())
+            else:
+                print(trace.table(relative=args.relative))
+    except TcpSimError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. piped into head
+        return 0
+    return 0

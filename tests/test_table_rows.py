@@ -1,0 +1,228 @@
+"""Every row of the transition table, exercised as act-then-assert.
+
+For each row (state, event) we drive a real connection into `state` through
+an exchange with a peer, cause `event` (a user call, a crafted segment, or a
+timer), and assert that exactly that row fired, that the connection is now in
+the row's next state and that what it sent matches the row's `send` column.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers import Net, S, established, reach, seg_to
+from tcpsim.endpoint import Connection, Host, Tcb
+from tcpsim.errors import IllegalCall
+from tcpsim.segment import Segment, seq_add
+from tcpsim.table import RULES, TABLE, Event
+
+E = Event
+SEND_FLAGS = {"SYN": {"S"}, "SYN,ACK": {"SA"}, "ACK": {"A"}, "FIN": {"FA"}, "RST": {"R", "RA"}}
+
+
+@pytest.fixture
+def fired(monkeypatch):
+    log = []
+    real = Tcb._fire
+
+    def recording(self, event, now, seg=None):
+        log.append((self.state, event))
+        return real(self, event, now, seg)
+
+    monkeypatch.setattr(Tcb, "_fire", recording)
+    return log
+
+
+def _peer_segment(net, conn, event):
+    """A segment that makes `conn` (in a synchronized or SYN_RECEIVED state) see `event`."""
+    rn, nxt, una = conn.rcv_nxt, conn.snd_nxt, conn.snd_una
+    far = seq_add(rn, 1 << 20)
+    return {
+        E.RCV_UNACCEPTABLE: seg_to(conn, "A", far, una),
+        E.RCV_RST_IGNORED: seg_to(conn, "R", far),
+        E.RCV_RST_IN_WINDOW: seg_to(conn, "R", rn + 5),
+        E.RCV_RST: seg_to(conn, "R", rn),
+        E.RCV_RST_PASSIVE: seg_to(conn, "R", rn),
+        E.RCV_SYN: seg_to(conn, "S", rn + 7),
+        E.RCV_NO_ACK: seg_to(conn, "", rn),
+        E.RCV_DATA: seg_to(conn, "PA", rn, una, 10),
+        E.RCV_OUT_OF_ORDER: seg_to(conn, "PA", rn + 100, una, 10),
+        E.RCV_FIN: seg_to(conn, "FA", rn, una),
+        E.RCV_ACK_OF_FIN: seg_to(conn, "A", rn, nxt),
+        E.RCV_FIN_ACK_OF_FIN: seg_to(conn, "FA", rn, nxt),
+        E.RCV_ACK: seg_to(conn, "A", rn, nxt),
+        E.RCV_BAD_ACK: seg_to(conn, "A", rn, nxt + 1000),
+        E.RCV_DATA_AFTER_CLOSE: seg_to(conn, "PA", rn, una, 10),
+    }[event]
+
+
+def stimulate(rule):
+    """Drive a TCB into rule.state and cause rule.event; return (tcb, segments sent)."""
+    st, ev = rule.state, rule.event
+    profile, over, passive = "rfc9293", {}, True
+    if ev in (E.TIMEOUT_DELACK, E.TIMEOUT_FIN_WAIT_2, E.RCV_DATA_AFTER_CLOSE):
+        profile = "linux"
+    if ev is E.RCV_RST_RFC1337:
+        over["rfc1337"] = True
+    if st is S.SYN_RECEIVED and ev is E.RCV_RST:
+        passive = False
+
+    if st is S.CLOSED:
+        net = Net(profile)
+        if ev is E.PASSIVE_OPEN:
+            lst = net.a.listen(80, 0)
+            return lst, net.collect()
+        if ev is E.ACTIVE_OPEN:
+            conn = net.a.connect(40000, "b", 80, 0)
+            return conn, net.collect()
+        seg = Segment(src="b", sport=1234, dst="a", dport=9, flags="R" if ev is E.RCV_RST else "S", seq=5)
+        return None, net.inject("a", seg)
+
+    if st is S.LISTEN and ev not in (E.RCV_RST_PASSIVE,):
+        net = Net(profile, **{"syncookies": 0} if ev is E.RCV_SYN_DROPPED else
+                  {"syncookies": 2} if ev in (E.RCV_SYN_COOKIE, E.RCV_ACK_COOKIE, E.RCV_ACK_QUEUE_FULL) else {})
+        backlog = 0 if ev is E.RCV_SYN_DROPPED else 128
+        lst = net.a.listen(80, 0, backlog=backlog, auto_accept=ev is not E.RCV_ACK_QUEUE_FULL)
+        lst.two_way = ev is E.RCV_SYN_TWO_WAY
+        net.collect()
+        mk = lambda flags, seq, ack=None: Segment(src="b", sport=5000, dst="a", dport=80,  # noqa: E731
+                                                  flags=flags, seq=seq, ack=ack)
+        if ev is E.CLOSE:
+            lst.close(0)
+            return lst, net.collect()
+        if ev is E.ABORT:
+            lst.abort(0)
+            return lst, net.collect()
+        if ev in (E.RCV_SYN, E.RCV_SYN_DROPPED, E.RCV_SYN_COOKIE, E.RCV_SYN_TWO_WAY):
+            out = net.inject("a", mk("S", 1000))
+            return (net.conn("a") if net.a.conns else lst), out
+        if ev is E.RCV_ACK:
+            return lst, net.inject("a", mk("A", 1001, 77))
+        if ev is E.RCV_RST:
+            return lst, net.inject("a", mk("R", 1001))
+        if ev is E.RCV_UNACCEPTABLE:
+            return lst, net.inject("a", mk("", 1001))
+        if ev in (E.RCV_ACK_COOKIE, E.RCV_ACK_QUEUE_FULL):
+            (sa, _), = net.inject("a", mk("S", 1000))
+            if ev is E.RCV_ACK_QUEUE_FULL:      # the accept queue fills up meanwhile
+                lst.acceptq.extend([None] * (lst.backlog + 1))
+            out = net.inject("a", mk("A", 1001, seq_add(sa.seq, 1)))
+            return (net.conn("a", -1) if ev is E.RCV_ACK_COOKIE else lst), out
+        raise AssertionError(rule)
+
+    if st is S.SYN_RECEIVED and ev in (E.RCV_ACK_QUEUE_FULL, E.RCV_ACK_OVERFLOW):
+        net, conn = reach(st, profile, abort_on_overflow=ev is E.RCV_ACK_OVERFLOW)
+        conn.listener.acceptq.extend([None] * (conn.listener.backlog + 1))   # the queue fills meanwhile
+        return conn, net.inject("a", seg_to(conn, "A", conn.rcv_nxt, conn.snd_nxt))
+
+    net, conn = reach(st, profile, passive=passive, **over)
+
+    if ev.is_user_call:
+        if ev is E.SEND and st in (S.ESTABLISHED, S.CLOSE_WAIT):
+            conn.send(100, net.now)
+        elif ev is E.SEND:
+            conn.send(100, net.now)
+        elif ev is E.CLOSE:
+            conn.close(net.now)
+        elif ev is E.ABORT:
+            conn.abort(net.now)
+        return conn, net.collect()
+
+    if ev in (E.TIMEOUT_RTX, E.TIMEOUT_GIVE_UP):
+        if st in (S.ESTABLISHED, S.CLOSE_WAIT):
+            conn.send(100, net.now)
+            net.collect()
+            net.flight.clear()
+        if ev is E.TIMEOUT_GIVE_UP:
+            while True:
+                before = conn.retries
+                out = net.fire(conn)
+                if conn.retries == before:
+                    return conn, out
+        return conn, net.fire(conn)
+    if ev in (E.TIMEOUT_DELACK, E.TIMEOUT_2MSL, E.TIMEOUT_FIN_WAIT_2):
+        if ev is E.TIMEOUT_FIN_WAIT_2:
+            assert conn.orphaned and conn.fw2_at is not None
+            conn.rtx_at = None
+        return conn, net.fire(conn)
+
+    if st is S.SYN_SENT:
+        iss = conn.iss
+        seg = {E.RCV_SYN_ACK: seg_to(conn, "SA", 300, iss + 1),
+               E.RCV_SYN: seg_to(conn, "S", 300),
+               E.RCV_BAD_ACK: seg_to(conn, "SA", 300, iss + 99),
+               E.RCV_RST: seg_to(conn, "RA", 0, iss + 1),
+               E.RCV_RST_IGNORED: seg_to(conn, "R", 0),
+               E.RCV_UNACCEPTABLE: seg_to(conn, "A", 300, iss + 1)}[ev]
+        return conn, net.inject("a", seg)
+
+    if st is S.SYN_RECEIVED and ev is E.RCV_SYN:
+        return conn, net.inject("a", seg_to(conn, "S", conn.irs))
+    if ev is E.RCV_FIN and st in (S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK, S.TIME_WAIT):
+        return conn, net.inject("a", seg_to(conn, "FA", conn.rcv_nxt - 1, conn.snd_una))
+    if ev is E.RCV_RST_RFC1337:
+        return conn, net.inject("a", seg_to(conn, "R", conn.rcv_nxt))
+    if ev is E.RCV_DATA_AFTER_CLOSE:
+        assert conn.orphaned
+    if ev is E.RCV_FIN and st is S.FIN_WAIT_1:
+        return conn, net.inject("a", seg_to(conn, "FA", conn.rcv_nxt, conn.snd_una))
+    if ev is E.RCV_DATA and st in (S.FIN_WAIT_1, S.FIN_WAIT_2):
+        conn.orphaned = False               # a half-close (shutdown) keeps receiving
+    return conn, net.inject("a", _peer_segment(net, conn, ev))
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[f"{r.state.name}-{r.event.name}" for r in RULES])
+def test_row(rule, fired):
+    tcb, out = stimulate(rule)
+    assert (rule.state, rule.event) in fired, f"expected row {rule.state.name}/{rule.event.name}, fired {fired}"
+    if tcb is not None:
+        assert tcb.state is rule.next
+    flags = [s.flags for s, _ in out]
+    if rule.send in SEND_FLAGS:
+        assert flags and flags[0] in SEND_FLAGS[rule.send], flags
+    elif rule.send == "retransmission":
+        assert out and all(rtx for _, rtx in out)
+    elif rule.send == "data":
+        assert out and all(s.len > 0 for s, _ in out)
+    else:
+        assert out == [] or rule.event is E.RCV_ACK_COOKIE, flags
+
+
+def test_every_row_is_reachable_only_through_the_table():
+    """Rows are unique and every state change the endpoint makes is a row."""
+    assert len(TABLE) == len(RULES)
+    for r in RULES:
+        assert TABLE[(r.state, r.event)] is r
+
+
+def test_illegal_user_call_names_call_and_state():
+    net = Net()
+    lst = net.a.listen(80, 0)
+    with pytest.raises(IllegalCall, match=r"a: can't listen\(\) in state LISTEN"):
+        net.a.listen(80, 0)
+    net, conn = reach(S.FIN_WAIT_2)
+    with pytest.raises(IllegalCall) as err:
+        conn.send(10, net.now)
+    assert err.value.call == "send" and err.value.state == "FIN_WAIT_2"
+    assert "can't send() in state FIN_WAIT_2" in str(err.value)
+    with pytest.raises(IllegalCall, match="can't close"):
+        conn.close(net.now)
+    assert lst.state is S.LISTEN
+
+
+def test_state_is_assigned_only_in_fire():
+    """Static check: the only assignments to `.state` in the endpoint are in _fire and construction."""
+    import inspect
+    import re
+
+    import tcpsim.endpoint as ep
+    src = inspect.getsource(ep)
+    fire_src = inspect.getsource(Tcb._fire)
+    init_src = inspect.getsource(Tcb.__init__)
+    assign = re.compile(r"^\s*([\w.]+\s*,\s*)*[\w.]*\bstate\s*(,\s*[\w.]+\s*)*=(?!=)")
+    found = 0
+    for n, line in enumerate(src.splitlines(), 1):
+        if assign.match(line) and ".state" in line.split("=")[0]:
+            found += 1
+            assert line.strip() in fire_src or line.strip() in init_src, f"state written outside _fire: line {n}: {line}"
+    assert found == 2   # the one in _fire and the one in Tcb.__init__
