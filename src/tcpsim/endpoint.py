@@ -264,7 +264,8 @@ class Connection(Tcb):
             while self.unsent:
                 n = min(mss, self.unsent)
                 self.unsent -= n
-                self._queue("PA" if self.unsent == 0 else "A", self.snd_nxt, n, now)
+                last = self.unsent == 0 and self.host.profile.push
+                self._queue("PA" if last else "A", self.snd_nxt, n, now)
                 self.snd_nxt = seq_add(self.snd_nxt, n)
 
     def _retransmit(self, now: int) -> None:

@@ -56,6 +56,9 @@ class Profile:
     #: them, Karn's rule applies and a handshake that needed a retransmission
     #: leaves the RTO at 3 s (RFC 6298 §5.7).
     timestamps: bool = True
+    #: Set PSH on the last segment of each send() (Linux tcp_push does; the
+    #: RFC leaves PUSH to the user, and its figures show data without it).
+    push: bool = True
     mss: int = 1460
     window: int = 65535
 
@@ -67,7 +70,7 @@ PROFILES: dict[str, Profile] = {
     "linux": Profile(name="linux", msl=30.0, time_wait=60.0),
     "rfc9293": Profile(
         name="rfc9293", msl=120.0, time_wait=240.0, rto_min=1.0, rto_formula="rfc6298",
-        synack_retries=5, retries2=15, orphan_retries=15, delayed_ack=0.0, timestamps=False,
+        synack_retries=5, retries2=15, orphan_retries=15, delayed_ack=0.0, timestamps=False, push=False,
         rfc1337=False, abort_on_data_after_close=False, fin_timeout=None,
     ),
 }

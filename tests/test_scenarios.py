@@ -1,0 +1,125 @@
+"""Built-in scenarios against their golden traces, the scenario format, and the CLI."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tcpsim.errors import ScenarioError
+from tcpsim.network import run
+from tcpsim.scenario import builtin, builtin_names, load
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def test_there_are_builtins_and_goldens_for_each():
+    names = builtin_names()
+    assert len(names) >= 15
+    assert sorted(p.stem for p in GOLDEN.glob("*.json")) == names
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_builtin_matches_golden(name):
+    got = json.loads(run(name).to_json())
+    want = json.loads((GOLDEN / f"{name}.json").read_text(encoding="utf-8"))
+    assert got == want, f"trace of {name} changed; if on purpose, run tools/update_golden.py and say why"
+
+
+def test_json_trace_has_the_documented_fields():
+    d = json.loads(run("lost-synack").to_json())
+    seg = d["segments"][1]
+    assert {"t", "src", "dst", "flags", "seq", "ack", "len", "dropped"} <= set(seg)
+    assert (seg["src"], seg["flags"], seg["seq"], seg["ack"], seg["dropped"]) == ("server", "SA", 300, 101, True)
+    assert d["segments"][0]["ack"] is None
+    assert d["states"]["client"][0] == {"t": 0.0, "from": "CLOSED", "to": "SYN_SENT", "cause": "connect",
+                                        "rule": "RFC 9293 §3.10.1"}
+
+
+def test_same_scenario_same_bytes():
+    assert run("half-close").to_json() == run("half-close").to_json()
+
+
+@pytest.mark.parametrize("patch, where", [
+    ({"profile": "bsd"}, "profile"),
+    ({"overrides": {"msl": -1}}, "overrides.msl"),
+    ({"overrides": {"nonsense": 1}}, "overrides.nonsense"),
+    ({"delay": "fast"}, "delay"),
+    ({"endpoints": {}}, "endpoints"),
+    ({"network": {"drop": [0]}}, "network.drop[0]"),
+    ({"network": {"rules": [{"action": "drop", "flags": "SYN"}]}}, "network.rules[0].flags"),
+    ({"network": {"rules": [{"action": "explode"}]}}, "network.rules[0].action"),
+    ({"network": {"random": {"loss": 0.1}}}, "network.random.seed"),
+    ({"network": {"inject": [{"t": 1, "src": "x", "dst": "server", "flags": "A", "seq": 1}]}}, "network.inject[0].ack"),
+    ({"whatif": {"three_way": False}}, "whatif.three_way"),
+    ({"colour": "red"}, "colour"),
+])
+def test_bad_scenario_names_the_field(patch, where):
+    d = builtin("connect-close")
+    d.update(patch)
+    with pytest.raises(ScenarioError) as err:
+        load(d)
+    assert err.value.where == where
+    assert str(err.value).startswith(where + ":")
+
+
+def test_bad_call_names_the_call():
+    d = builtin("connect-close")
+    d["endpoints"]["client"]["calls"][1] = {"t": 2, "call": "send"}
+    with pytest.raises(ScenarioError, match=r"^endpoints\.client\.calls\[1\]\.bytes: missing"):
+        load(d)
+    d["endpoints"]["client"]["calls"][1] = {"t": 2, "on": "eof", "call": "close"}
+    with pytest.raises(ScenarioError, match=r'exactly one of "t"'):
+        load(d)
+    d["endpoints"]["client"]["calls"][0]["to"] = "nobody"
+    with pytest.raises(ScenarioError, match=r"calls\[0\]\.to: no endpoint named 'nobody'"):
+        load(d)
+
+
+def test_a_failing_user_call_is_recorded_not_raised():
+    d = builtin("refused")
+    d["endpoints"]["client"]["calls"].append({"t": 1, "call": "send", "bytes": 5})
+    tr = run(d)
+    assert ("client", "error") in [(n, w) for (_, n, w, _) in tr.notices]
+    assert "can't send() in state CLOSED" in tr.table()
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "tcpsim", *args], capture_output=True, text=True)
+
+
+def test_cli_run_table_and_json():
+    r = cli("run", "connect-close", "--relative")
+    assert r.returncode == 0 and "client > server" in r.stdout and "TIME_WAIT" in r.stdout
+    r = cli("run", "connect-close", "--format", "json", "--drop", "2")
+    d = json.loads(r.stdout)
+    assert d["segments"][1]["dropped"] is True and d["segments"][2]["rtx"] is True
+
+
+def test_cli_lists_builtins():
+    r = cli("list")
+    assert r.returncode == 0
+    assert [line.split()[0] for line in r.stdout.splitlines()] == builtin_names()
+
+
+@pytest.mark.parametrize("args, text", [
+    (("run", "no-such-scenario"), "no built-in scenario named 'no-such-scenario'"),
+    (("run", "missing.json"), "missing.json: no such file"),
+    (("run", "connect-close", "--drop", "x"), "--drop wants positions"),
+])
+def test_cli_errors_are_one_line_exit_2(args, text):
+    r = cli(*args)
+    assert r.returncode == 2
+    assert text in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_bad_file(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"endpoints": {"a": {"port": 99999}}}')
+    r = cli("run", str(bad))
+    assert r.returncode == 2
+    assert r.stderr.strip() == "error: endpoints.a.port: must be an integer 1..65535, got 99999"
+    bad.write_text("{not json")
+    r = cli("run", str(bad))
+    assert r.returncode == 2 and "not valid JSON" in r.stderr and "Traceback" not in r.stderr
