@@ -503,7 +503,7 @@ class Connection(Tcb):
         in_order = seq == self.rcv_nxt
         fin_here = seg.fin and in_order
         if fin_acked:
-            if st is S.FIN_WAIT_1 and not fin_here:
+            if st is S.FIN_WAIT_1 and (not fin_here or self.host.profile.fin_wait_1_via_2):
                 self._fire(E.RCV_ACK_OF_FIN, now, seg)
             elif st is S.CLOSING:
                 self._fire(E.RCV_ACK_OF_FIN, now, seg)
@@ -538,7 +538,7 @@ class Connection(Tcb):
             self.peer_fin = True
             self.rcv_nxt = seq_add(self.rcv_nxt, 1)
             self.host.notices.append((now, self, "eof", ""))
-            if st is S.FIN_WAIT_1 and fin_acked:
+            if st is S.FIN_WAIT_1 and fin_acked:       # RFC 9293: straight to TIME_WAIT
                 self._fire(E.RCV_FIN_ACK_OF_FIN, now, seg)
             else:
                 self._fire(E.RCV_FIN, now, seg)

@@ -6,8 +6,10 @@ SimPy), so the same scenario always gives the same trace.  Loss, delay,
 duplication and injection belong to the channel, not to the endpoints; random
 loss draws from its own seeded `random.Random`, never the global one.
 
-Events of equal time run in this order: deliveries, then timers, then user
-calls, then injected segments.
+Events of equal time run in this order: timers, then deliveries, then user
+calls, then injected segments.  (When a retransmission timer and a segment
+that would make it unnecessary fall on the same instant, the timer fires
+first, as a real kernel on loopback shows for a lost SYN-ACK.)
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from .errors import IllegalCall, ScenarioError
 from .segment import MOD, Segment
 from .trace import SegmentRecord, StateChange, Trace
 
-DELIVER, TIMER, CALL, INJECT, FLOOD = 0, 1, 2, 3, 4
+TIMER, DELIVER, CALL, INJECT, FLOOD = 0, 1, 2, 3, 4
 
 
 class Match:
