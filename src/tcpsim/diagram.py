@@ -160,8 +160,10 @@ def view_rules(view="figure", whatif: bool = False) -> tuple[Rule, ...]:
     else:
         keep = frozenset(view)
     out = [r for r in rows if r.state in keep and r.next in keep]
-    if view == "close":   # only the bottom CLOSED belongs to the closing chapter
+    if view == "close":       # only the bottom CLOSED belongs to the closing chapter
         out = [r for r in out if r.state is not S.CLOSED]
+    elif view == "handshake":  # ...and ESTABLISHED's ways out belong there too
+        out = [r for r in out if r.state is not S.ESTABLISHED]
     return tuple(out)
 
 

@@ -73,7 +73,7 @@ class Simulation:
         self.delay = us(scenario.delay)
         self.until = None if scenario.until is None else us(scenario.until)
         for ep in scenario.endpoints.values():
-            host = Host(ep.name, scenario.profile, isn=ep.isn)
+            host = Host(ep.name, scenario.profile, isn=ep.isn, isn_step=ep.isn_step)
             self.hosts[ep.name] = host
             self.apps[ep.name] = ep
             for call in ep.calls:

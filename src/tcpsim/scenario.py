@@ -9,8 +9,8 @@ A scenario is a dict (or a JSON/YAML file) like this::
      "whatif": {"time_wait": 0},          # NOT TCP: two_way_handshake, time_wait
      "delay": 0.05,                       # one-way delay, seconds
      "until": null,                       # stop time (default: when nothing is left to do)
-     "endpoints": {
-       "client": {"port": 40000, "isn": 100,
+     "endpoints": {                       # isn: the first connection's ISN;
+       "client": {"port": 40000, "isn": 100,  # later ones add isn_step (64000)
                   "calls": [{"t": 0, "call": "connect", "to": "server"},
                             {"t": 1, "call": "close"}]},
        "server": {"port": 80, "isn": 300, "backlog": 128, "accept": true,
@@ -71,6 +71,7 @@ class Endpoint:
     accept: bool
     calls: tuple[Call, ...]
     reactions: dict
+    isn_step: int = 64000
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,7 @@ def _call(c, where, names) -> Call:
 
 def _endpoint(name, e, where, names) -> Endpoint:
     e = _obj(e, where)
-    _keys(e, ("port", "isn", "backlog", "accept", "calls"), where)
+    _keys(e, ("port", "isn", "isn_step", "backlog", "accept", "calls"), where)
     port = _int(e.get("port", 80), f"{where}.port", *PORT)
     isn = _int(e["isn"], f"{where}.isn", 0, MOD - 1) if "isn" in e else None
     backlog = _int(e.get("backlog", 128), f"{where}.backlog", 0)
@@ -204,7 +205,8 @@ def _endpoint(name, e, where, names) -> Endpoint:
             calls.append(call)
         else:
             reactions.setdefault(call.on, []).append(call)
-    return Endpoint(name, port, isn, backlog, accept, tuple(calls), reactions)
+    step = _int(e.get("isn_step", 64000), f"{where}.isn_step", 0, MOD - 1)
+    return Endpoint(name, port, isn, backlog, accept, tuple(calls), reactions, step)
 
 
 def _rule(r, where, names):
