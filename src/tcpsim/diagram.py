@@ -335,7 +335,10 @@ def state_diagram(view="figure", trace=None, endpoints=None, step: int | None = 
     for nid in sorted(nodes, key=lambda n: LAYOUT.get(n, (9, 0))):
         lines.append(_node_stmt(nid, visited.get(nid, []), here.get(nid, []), eps))
     for e in edge_list:
-        lines.append(_edge_stmt(e, eps))
+        if e.taken:
+            lines.append(_edge_stmt(e, eps))
+        else:   # the common case: a plain edge, the same in every frame of a widget
+            lines.append(_plain_edge_stmt(e.tail, e.head, tuple(e.rules), e.extra))
     lines.append("}")
     dot = "\n".join(lines) + "\n"
 
@@ -368,6 +371,11 @@ def _node_stmt(nid: str, visited: list[int], here: list[int], eps: list[str]) ->
 
 def _rule_text(r) -> str:
     return r.edge_label if isinstance(r, Rule) else str(r)
+
+
+@lru_cache(maxsize=1024)
+def _plain_edge_stmt(tail: str, head: str, rules: tuple, extra: bool) -> str:
+    return _edge_stmt(Edge(tail, head, list(rules), extra), [])
 
 
 def _edge_stmt(e: Edge, eps: list[str]) -> str:

@@ -58,8 +58,8 @@ TIMER = "#444444"
 FONT = "DejaVu Sans Mono, Menlo, Consolas, monospace"
 FS = 12                 # label font size (px)
 CHAR = 0.602 * FS       # advance of one monospaced character
-PX_PER_DELAY = 46       # height of one one-way delay
-BREAK_AFTER = 4         # idle gaps longer than this many delays become a break
+PX_PER_DELAY = 54       # height of one one-way delay
+BREAK_AFTER = 3         # idle gaps longer than this many delays become a break
 BREAK_H = 50            # height of a break
 LINE_H = 15             # spacing of stacked state labels
 GAP_X = 440             # distance between timelines
@@ -104,6 +104,14 @@ def fmt_s(t_us: int) -> str:
     """Seconds with at most 3 decimals: 0.05, 1, 60."""
     s = f"{t_us / 1_000_000:.3f}".rstrip("0").rstrip(".")
     return s or "0"
+
+
+def fmt_gap(t_us: int) -> str:
+    """A break's length, rounded as a reader would say it: 60, 1.9, 0.25."""
+    s = t_us / 1_000_000
+    if s >= 10:
+        return f"{s:.0f}"
+    return f"{s:.2g}" if s < 1 else f"{s:.1f}".rstrip("0").rstrip(".")
 
 
 def host_of(endpoint: str) -> str:
@@ -299,7 +307,7 @@ def ladder(trace, relative: bool = False, step: int | None = None, hosts=None,
         return y_of[lo] + (y_of[hi] - y_of[lo]) * (t - lo) / (hi - lo) if hi > lo else y_of[lo]
 
     bottom = y + 40
-    left = 78 + 128                                   # time axis + state labels of the first host
+    left = 88 + 128                                   # time axis + state labels of the first host
     X = {h: left + k * GAP_X for k, h in enumerate(hosts)}
     width = int(left + (len(hosts) - 1) * GAP_X + 170)
 
@@ -333,7 +341,7 @@ def ladder(trace, relative: bool = False, step: int | None = None, hosts=None,
         placed.add((X[h] - w / 2, 14, X[h] + w / 2, 40))
 
     # ---- time axis
-    axis = [f'<text x="60" y="{_n(top - 24)}" text-anchor="end" fill="{GREY}" font-size="11">t (s)</text>']
+    axis = [f'<text x="70" y="{_n(top - 24)}" text-anchor="end" fill="{GREY}" font-size="11">t (s)</text>']
     last_y = -1e9
     shown_times = sorted({r.t for r in segs} | {r.arrive for r in segs if r.arrive is not None}
                          | {c.t for c in changes} | {0})
@@ -341,15 +349,15 @@ def ladder(trace, relative: bool = False, step: int | None = None, hosts=None,
         yy = Y(t)
         if yy - last_y < 13:
             continue
-        axis.append(f'<text x="60" y="{_n(yy + 4)}" text-anchor="end" fill="{GREY}" font-size="11">{fmt_s(t)}</text>')
+        axis.append(f'<text x="70" y="{_n(yy + 4)}" text-anchor="end" fill="{GREY}" font-size="11">{fmt_s(t)}</text>')
         last_y = yy
     for (b0, b1, g) in breaks:
         mid = (b0 + b1) / 2
-        axis.append(f'<text x="60" y="{_n(mid + 4)}" text-anchor="end" font-size="11" fill="{INK}" '
-                    f'font-style="italic">≈ {fmt_s(g)} s</text>')
+        axis.append(f'<text x="70" y="{_n(mid + 4)}" text-anchor="end" font-size="11" fill="{INK}" '
+                    f'font-style="italic">≈ {fmt_gap(g)} s</text>')
     # faint guide lines across at the break, so the reader sees where time was cut
     for (b0, b1, g) in breaks:
-        out.append(f'<line x1="66" y1="{_n((b0 + b1) / 2)}" x2="{_n(width - 20)}" y2="{_n((b0 + b1) / 2)}" '
+        out.append(f'<line x1="76" y1="{_n((b0 + b1) / 2)}" x2="{_n(width - 20)}" y2="{_n((b0 + b1) / 2)}" '
                    f'stroke="#BBBBBB" stroke-width="1" stroke-dasharray="2 5"/>')
 
     # ---- side of each timeline where its own texts go: outside for the first, right for the others
@@ -400,18 +408,13 @@ def ladder(trace, relative: bool = False, step: int | None = None, hosts=None,
     # ---- timers (derived from the trace)
     brackets = []      # (host, t0, t1, label, ticks)
     prev_copy: dict[tuple, int] = {}
-    arrivals: dict[str, set] = {}
-    for r in segs:
-        if r.arrive is not None:
-            arrivals.setdefault(r.seg.dst, set()).add(r.arrive)
     for r in segs:
         s = r.seg
         key = (s.src, s.sport, s.dst, s.dport, s.flags, s.seq, s.len)
         if r.rtx and key in prev_copy and r.i in shown_segs:
             t0 = prev_copy[key]
-            d = fmt_s(r.t - t0)
-            on_arrival = r.t in arrivals.get(s.src, ())
-            brackets.append((s.src, t0, r.t, f"resent after {d} s" if on_arrival else f"RTO {d} s", []))
+            if r.t > t0:     # a second copy at the same instant answers a segment; no timer there
+                brackets.append((s.src, t0, r.t, f"RTO {fmt_s(r.t - t0)} s", []))
         if r.note != "duplicate":
             prev_copy[key] = r.t
     for k, c in enumerate(changes):
@@ -449,7 +452,11 @@ def ladder(trace, relative: bool = False, step: int | None = None, hosts=None,
             tim.append(f'<path d="M{_n(bx - 5)} {_n(yt)}H{_n(bx + 5)}"/>')
         # label: beside the bracket's middle, on the inner side, rotated along it if it is tall enough
         w = _text_w(lab, 11)
-        my = (y0 + y1) / 2
+        my = (y0 + y1) / 2 + 4
+        inside = [bk for bk in breaks if y0 <= bk[0] and bk[1] <= y1]
+        if inside:          # a break is the emptiest place for it
+            bk = max(inside, key=lambda bk: bk[2])
+            my = (bk[0] + bk[1]) / 2 - 5
         lx = bx + sd * 6
         box = (lx if sd > 0 else lx - w, my - 9, lx + w if sd > 0 else lx, my + 4)
         tries = 0
@@ -461,11 +468,15 @@ def ladder(trace, relative: bool = False, step: int | None = None, hosts=None,
         anchor = "start" if sd > 0 else "end"
         front.append(f'<text x="{_n(lx)}" y="{_n(my)}" text-anchor="{anchor}" font-size="11" fill="{TIMER}" '
                      f'font-style="italic">{_e(lab)}</text>')
-        for tt in ticks:
-            front.append(f'<text x="{_n(lx)}" y="{_n(Y(tt) + 4)}" text-anchor="{anchor}" font-size="10" '
-                         f'fill="{TIMER}" font-style="italic">2MSL restarts</text>')
-            wt = _text_w("2MSL restarts", 10)
-            placed.add((lx if sd > 0 else lx - wt, Y(tt) - 6, lx + wt if sd > 0 else lx, Y(tt) + 5))
+        for tt in ticks:       # written like a state label, on the outer side of the timeline
+            n = slot.get((h, tt), 0)
+            slot[(h, tt)] = n + 1
+            so = side(h)
+            tx, ty = X[h] + so * 12, Y(tt) + 4 + n * LINE_H
+            wt = _text_w("2MSL restarts", 11)
+            front.append(f'<text x="{_n(tx)}" y="{_n(ty)}" text-anchor="{"end" if so < 0 else "start"}" '
+                         f'font-size="11" fill="{TIMER}" font-style="italic">2MSL restarts</text>')
+            placed.add((tx - wt if so < 0 else tx, ty - 10, tx if so < 0 else tx + wt, ty + 3))
     if tim:
         out.append(f'<g stroke="{TIMER}" stroke-width="1.4" fill="none">' + "".join(tim) + "</g>")
 
@@ -477,11 +488,20 @@ def ladder(trace, relative: bool = False, step: int | None = None, hosts=None,
 
     arrows = []
     labels = []
+    # identical copies sent at the same instant (Linux answers a SYN with a second SYN,ACK just as
+    # its timer resent one) would be drawn on top of each other: draw one arrow, labelled "×2"
+    twins: dict[tuple, list] = {}
+    for r in segs:
+        if r.i in shown_segs:
+            twins.setdefault((r.seg, r.t, r.arrive, r.dropped, r.rtx, r.note), []).append(r.i)
     for r in segs:
         if r.i not in shown_segs:
             continue
         s = r.seg
         if s.src not in X or s.dst not in X:
+            continue
+        same = twins[(s, r.t, r.arrive, r.dropped, r.rtx, r.note)]
+        if same[0] != r.i:
             continue
         color = PALETTE[col[s.src] % len(PALETTE)]
         x1, y1 = X[s.src], Y(r.t)
@@ -498,7 +518,10 @@ def ladder(trace, relative: bool = False, step: int | None = None, hosts=None,
             dash = ' stroke-dasharray="12 4 2 4"'
         elif r.arrive is None:
             dash = ' stroke-dasharray="2 4"'
-        tip = f"#{r.i} {s.src} → {s.dst}: {segment_label(trace, r, relative)}"
+        nums = " and ".join(f"#{i}" for i in same)
+        tip = f"{nums} {s.src} → {s.dst}: {segment_label(trace, r, relative)}"
+        if len(same) > 1:
+            tip += f" (sent {len(same)} times at once)"
         if r.dropped:
             tip += " — lost"
         g = [f'<g class="seg{" dropped" if r.dropped else ""}{" rtx" if r.rtx else ""}">',
@@ -525,32 +548,44 @@ def ladder(trace, relative: bool = False, step: int | None = None, hosts=None,
                      f'L{_n(bx + uy * aw)} {_n(by - ux * aw)}Z" fill="{color}"/>')
         g.append("</g>")
         arrows.append("".join(g))
-        labels.append((r, x1, y1, x2, y2, color))
+        labels.append((r, x1, y1, x2, y2, color, len(same)))
 
-    for (r, x1, y1, x2, y2, color) in labels:
-        text = segment_label(trace, r, relative)
+    # points along every arrow, so that a label can avoid lying across another arrow
+    pts = []
+    for j, (r, x1, y1, x2, y2, *_rest) in enumerate(labels):
+        length = math.hypot(x2 - x1, y2 - y1)
+        n = int(length // 8)
+        for k in range(2, n - 1):
+            pts.append((x1 + (x2 - x1) * k / n, y1 + (y2 - y1) * k / n, j))
+    for i, (r, x1, y1, x2, y2, color, copies) in enumerate(labels):
+        text = segment_label(trace, r, relative) + (f" ×{copies}" if copies > 1 else "")
         w, hgt = _text_w(text), FS + 2
         dx, dy = x2 - x1, y2 - y1
         length = math.hypot(dx, dy) or 1.0
         ang = math.atan2(dy, dx)
         if dx < 0:           # keep text upright: read left to right
             ang = math.atan2(-dy, -dx)
-        # normal pointing "up" in screen space (above the line)
-        nx, ny = math.sin(ang), -math.cos(ang)
+        ca, sa = math.cos(ang), math.sin(ang)
+        nx, ny = sa, -ca     # the normal pointing up the page: "above the line"
         cross = any(crosses(r, o) for (o, *_rest) in labels if o is not r)
+        near = min(0.45, (w / 2 + 18) / length)     # the label starts just off the sender's timeline
         if r.dropped:
             ps = (0.5, 0.4, 0.6)
         elif cross:
-            ps = (0.3, 0.22, 0.38, 0.5)
+            ps = (near, near + 0.08, 0.5)
         else:
-            ps = (0.5, 0.4, 0.6, 0.3, 0.7)
+            ps = (0.5, 0.42, 0.58, near, 1 - near)
         best = None
-        for off in (7, -7 - FS + 4):
+        for off in (10, -10):                        # above the line, then below it
             for p in ps:
-                cx = x1 + dx * p + nx * (off + (FS / 2 - 3 if off > 0 else 0))
-                cy = y1 + dy * p + ny * (off + (FS / 2 - 3 if off > 0 else 0))
+                cx, cy = x1 + dx * p + nx * off, y1 + dy * p + ny * off
                 box = _rot_box(cx, cy, w, hgt, ang)
                 score = placed.hits(box)
+                for (px, py, j) in pts:
+                    if j != i:
+                        u, v = (px - cx) * ca + (py - cy) * sa, -(px - cx) * sa + (py - cy) * ca
+                        if abs(u) <= w / 2 and abs(v) <= hgt / 2:
+                            score += 40
                 if best is None or score < best[0]:
                     best = (score, cx, cy, box)
                 if score == 0:
@@ -567,7 +602,7 @@ def ladder(trace, relative: bool = False, step: int | None = None, hosts=None,
     leg = []
     if legend:
         ly = bottom + 6
-        items = [("solid", "delivered"), ("lost", "lost (✕)"), ("rtx", "retransmission (rtx)"),
+        items = [("solid", "delivered"), ("lost", "lost"), ("rtx", "retransmission (rtx)"),
                  ("timer", "timer")]
         lx = 24
         for kind, txt in items:
@@ -583,8 +618,9 @@ def ladder(trace, relative: bool = False, step: int | None = None, hosts=None,
                            f'stroke-dasharray="12 4 2 4"/><path d="M{lx + 40} {ly}l-10 -4.5v9z" fill="{INK}"/>')
             else:
                 leg.append(f'<path d="M{lx} {ly - 7}h8v14h-8" stroke="{TIMER}" stroke-width="1.4" fill="none"/>')
-            leg.append(f'<text x="{lx + 48}" y="{ly + 4}" font-size="11">{_e(txt)}</text>')
-            lx += 48 + _text_w(txt, 11) + 26
+            sym = 16 if kind == "timer" else 48
+            leg.append(f'<text x="{lx + sym}" y="{ly + 4}" font-size="11">{_e(txt)}</text>')
+            lx += sym + _text_w(txt, 11) + 30
         note = "seq/ack relative to each ISN" if relative else "absolute seq/ack"
         leg.append(f'<text x="{lx}" y="{ly + 4}" font-size="11" fill="{GREY}">{note}</text>')
         bottom = ly + 20

@@ -6,7 +6,6 @@ is the project's exchange format (documented in the README):
     {"segments": [{"t", "src", "dst", "flags", "seq", "ack", "len", "dropped",
                    "sport", "dport", "arrive", "rtx", "note", "i"}, ...],
      "states":   {name: [{"t", "from", "to", "cause", "rule"}, ...]},
-     "timers":   [{"endpoint", "kind", "start", "end", "fired"}, ...],
      "notices":  [{"t", "endpoint", "what", "detail"}, ...],
      "final":    {name: state}, "end": seconds}
 """
@@ -77,7 +76,6 @@ class Trace:
         self.scenario = scenario
         self.segments: list[SegmentRecord] = []
         self.changes: list[StateChange] = []
-        self.timers: list[dict] = []
         self.notices: list[tuple] = []
         self.final: dict[str, State] = {}
         self.isn: dict[str, int] = {}
@@ -118,7 +116,6 @@ class Trace:
             "scenario": getattr(self.scenario, "name", None),
             "segments": [r.to_dict() for r in self.segments],
             "states": states,
-            "timers": self.timers,
             "notices": [{"t": secs(t), "endpoint": n, "what": w, "detail": d} for (t, n, w, d) in self.notices],
             "final": {k: v.value for k, v in self.final.items()},
             "end": secs(self.end),

@@ -1,0 +1,63 @@
+"""Regenerate the diagrams in docs/img/ from the simulator.
+
+    .venv/bin/python tools/render_figures.py [outdir]
+
+The state diagram (RFC 9293 Figure 5 view) goes through `dot`; the ladder
+diagrams are SVG drawn by tcpsim.ladder and rasterised with headless
+Chromium (Playwright, /usr/bin/chromium) for the PNG copies.  The runs are
+built from the connect-close scenario, so the figures do not depend on the
+other built-ins' wording:
+
+  connect-close        as it is
+  lost-synack          drop segment 2 (the SYN,ACK)
+  lost-last-ack        drop segment 6 (the client's last ACK; the client is in TIME_WAIT)
+  simultaneous-close   both applications close at t = 2 s
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+from pathlib import Path
+
+from tcpsim.diagram import state_diagram
+from tcpsim.ladder import ladder
+from tcpsim.network import run
+from tcpsim.scenario import builtin
+
+
+def runs() -> dict:
+    base = builtin("connect-close")
+
+    def variant(name, drop=(), simultaneous=False):
+        d = copy.deepcopy(base)
+        d["name"] = name
+        if drop:
+            d["network"] = {"drop": list(drop)}
+        if simultaneous:
+            d["endpoints"]["server"]["calls"] = [{"t": 0, "call": "listen"}, {"t": 2, "call": "close"}]
+        return run(d)
+
+    return {
+        "connect-close": variant("connect-close"),
+        "lost-synack": variant("lost SYN,ACK", drop=[2]),
+        "lost-last-ack": variant("lost last ACK", drop=[6]),
+        "simultaneous-close": variant("simultaneous close", simultaneous=True),
+    }
+
+
+def main(outdir: str | Path = "docs/img") -> list[Path]:
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    d = state_diagram("figure", title="The TCP state diagram (RFC 9293 Figure 5), drawn from tcpsim's table")
+    written += [d.save(out / "state-diagram.svg"), d.save(out / "state-diagram.png")]
+    for name, tr in runs().items():
+        lad = ladder(tr)
+        written += [lad.save(out / f"ladder-{name}.svg"), lad.save(out / f"ladder-{name}.png")]
+    return written
+
+
+if __name__ == "__main__":
+    for p in main(*sys.argv[1:2]):
+        print(p)
