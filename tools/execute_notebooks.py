@@ -1,0 +1,26 @@
+"""Re-execute the chapter notebooks in place, so their stored outputs are what
+the simulator produces today (nbval then checks exactly that).
+
+    .venv/bin/python tools/execute_notebooks.py [book/chapter.ipynb ...]
+"""
+
+import sys
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+BOOK = Path(__file__).resolve().parent.parent / "book"
+
+
+def main(paths) -> None:
+    for path in paths or sorted(BOOK.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        NotebookClient(nb, timeout=300, kernel_name="python3",
+                       resources={"metadata": {"path": str(BOOK)}}).execute()
+        nbformat.write(nb, path)
+        print("executed", path)
+
+
+if __name__ == "__main__":
+    main([Path(p) for p in sys.argv[1:]])
