@@ -75,3 +75,24 @@ def test_figure_13_simultaneous_close():
     ])
     assert names(tr, "A")[2:] == ["ESTABLISHED", "FIN_WAIT_1", "CLOSING", "TIME_WAIT", "CLOSED"]
     assert names(tr, "B")[3:] == ["ESTABLISHED", "FIN_WAIT_1", "CLOSING", "TIME_WAIT", "CLOSED"]
+
+
+def test_time_wait_reacks_a_retransmitted_fin_and_restarts_2msl():
+    """RFC 9293 §3.10.7.4: in TIME_WAIT a retransmitted FIN is acknowledged and
+    the 2 MSL timeout restarted (here the last ACK is lost once)."""
+    tr = run("lost-last-ack")
+    rtx_fin = [r for r in tr.segments if r.seg.src == "server" and r.rtx][0]
+    reack = [r for r in tr.segments if r.seg.src == "client" and r.t == rtx_fin.arrive][0]
+    assert (reack.seg.flags, reack.seg.seq, reack.seg.ack) == ("A", 102, 302)
+    closed = [c for c in tr.changes if c.endpoint == "client" and c.old.value == "TIME_WAIT"][0]
+    assert closed.t == rtx_fin.arrive + 60_000_000     # 60 s counted again from the re-ACK
+
+
+def test_abort_sends_rst_ack_in_linux_and_rst_in_the_rfc():
+    for profile, flags in (("linux", "RA"), ("rfc9293", "R")):
+        sc = {"profile": profile, "endpoints": {
+            "client": {"port": 40000, "isn": 100, "calls": [{"t": 0, "call": "connect", "to": "server"},
+                                                             {"t": 1, "call": "abort"}]},
+            "server": {"port": 80, "isn": 300, "calls": [{"t": 0, "call": "listen"}]}}}
+        rst = run(sc).segments[-1].seg
+        assert (rst.flags, rst.seq) == (flags, 101)     # <SEQ=SND.NXT><CTL=RST> (kernel: R.A, relative seq 1)

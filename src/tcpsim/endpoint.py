@@ -247,8 +247,11 @@ class Connection(Tcb):
             pass  # _flush() sends it once the state is right
 
     def _emit_rst(self, seq: int) -> None:
-        self.host.outbox.append((Segment(src=self.host.name, sport=self.lport, dst=self.rhost,
-                                         dport=self.rport, flags="R", seq=seq), False))
+        if self.host.profile.rst_ack_on_abort:
+            self._emit("RA", seq)
+        else:
+            self.host.outbox.append((Segment(src=self.host.name, sport=self.lport, dst=self.rhost,
+                                             dport=self.rport, flags="R", seq=seq), False))
 
     def _oow_ok(self, now: int) -> bool:
         """Linux tcp_oow_rate_limited: answer out-of-window segments at most once per 500 ms."""

@@ -52,6 +52,9 @@ class Profile:
     #: passes through FIN_WAIT_2 for an instant before TIME_WAIT; RFC 9293
     #: §3.10.7.4 (eighth step) goes straight to TIME_WAIT.
     fin_wait_1_via_2: bool = True
+    #: An abort (close with SO_LINGER 0) sends RST+ACK in Linux
+    #: (tcp_send_active_reset); RFC 9293 §3.10.5 shows a bare RST.
+    rst_ack_on_abort: bool = True
     #: net.ipv4.tcp_syncookies: 0 never, 1 when the SYN queue is full, 2 always.
     syncookies: int = 1
     #: net.ipv4.tcp_abort_on_overflow: 1 answers an ACK for a full accept queue with RST.
@@ -77,7 +80,7 @@ PROFILES: dict[str, Profile] = {
     "linux": Profile(name="linux", msl=30.0, time_wait=60.0),
     "rfc9293": Profile(
         name="rfc9293", msl=120.0, time_wait=240.0, rto_min=1.0, rto_formula="rfc6298",
-        synack_retries=5, retries2=15, orphan_retries=15, delayed_ack=0.0, timestamps=False, push=False, fin_wait_1_via_2=False,
+        synack_retries=5, retries2=15, orphan_retries=15, delayed_ack=0.0, timestamps=False, push=False, fin_wait_1_via_2=False, rst_ack_on_abort=False,
         rfc1337=False, abort_on_data_after_close=False, fin_timeout=None,
     ),
 }
