@@ -97,3 +97,23 @@ def test_simulator_matches_kernel(path):
     assert per_sender(sim_rows(trace)) == per_sender(case["segments"])
     for side in ("client", "server"):
         assert sim_states(trace, side) == kernel_states(case, side), side
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_rto_after_the_handshake_matches_kernel(path):
+    """The RTO each side would use just before the client closes (read from the
+    kernel with `ss`): about 204 ms normally, about 3 s after a handshake whose
+    RTT sample spans a retransmission (lost SYN-ACK: the client; lost final
+    ACK: the server), because the timestamps echo the first copy."""
+    from tcpsim.network import Simulation
+    from tcpsim.scenario import load
+
+    case = json.loads(path.read_text())
+    sc = scenario(case)
+    sc["until"] = 1.9
+    sim = Simulation(load(sc))
+    sim.run()
+    for side in ("client", "server"):
+        conn = sim.hosts[side].all[0]
+        want = case["rto_ms_before_client_close"][side]
+        assert conn.rto / 1000 == pytest.approx(want, rel=0.05), side

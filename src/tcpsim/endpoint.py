@@ -75,6 +75,7 @@ class Tcb:
 
     def _fire(self, event: Event, now: int, seg: Segment | None = None) -> Rule:
         """Apply the table row for (state, event): the only place state changes."""
+        self.host.now = now
         rule = TABLE.get((self.state, event))
         if rule is None:
             raise AssertionError(f"{self.name}: no table row for {event.name} in {self.state.name}")
@@ -117,7 +118,7 @@ class Connection(Tcb):
     __slots__ = ("lport", "rhost", "rport", "iss", "irs", "snd_una", "snd_nxt", "rcv_nxt",
                  "from_listen", "listener", "orphaned", "fin_seq", "peer_fin", "rtxq", "unsent",
                  "rto", "srtt", "rttvar", "retries", "rtx_at", "delack_at", "tw_at", "fw2_at",
-                 "last_oow", "ack_due", "delivered", "scheduled", "two_way", "syn_rtx")
+                 "last_oow", "ack_due", "delivered", "scheduled", "two_way", "syn_rtx", "ts_recent")
 
     def __init__(self, host: Host, name: str, lport: int, rhost: str, rport: int, iss: int,
                  state: State = S.CLOSED, listener: Listener | None = None):
@@ -147,6 +148,7 @@ class Connection(Tcb):
         self.scheduled: int | None = None  # for the scheduler: when its timer entry is due
         self.two_way = False
         self.syn_rtx = False
+        self.ts_recent: int | None = None   # RFC 7323 TS.Recent: the peer's TSval to echo
 
     def __repr__(self) -> str:
         return f"<Connection {self.name} {self.state.value}>"
@@ -180,8 +182,12 @@ class Connection(Tcb):
     # ------------------------------------------------------------------ actions
     def _emit(self, flags: str, seq: int, length: int = 0, rtx: bool = False) -> None:
         ack = self.rcv_nxt if "A" in flags else None
-        seg = Segment(src=self.host.name, sport=self.lport, dst=self.rhost, dport=self.rport,
-                      flags=flags, seq=seq, ack=ack, len=length)
+        if self.host.profile.timestamps:
+            seg = Segment(src=self.host.name, sport=self.lport, dst=self.rhost, dport=self.rport,
+                          flags=flags, seq=seq, ack=ack, len=length, tsval=self.host.now, tsecr=self.ts_recent)
+        else:
+            seg = Segment(src=self.host.name, sport=self.lport, dst=self.rhost, dport=self.rport,
+                          flags=flags, seq=seq, ack=ack, len=length)
         self.host.outbox.append((seg, rtx))
         if ack is not None:
             self.ack_due = False
@@ -370,13 +376,18 @@ class Connection(Tcb):
             rto = max(c.rto_min, self.srtt + 4 * self.rttvar)
         self.rto = min(rto, c.rto_max)
 
-    def _ack_advanced(self, ack: int, now: int) -> None:
-        """SND.UNA moves to `ack`: drop what it covers, take an RTT sample, re-arm the timer."""
-        sample = None
+    def _ack_advanced(self, ack: int, now: int, tsecr: int | None = None) -> None:
+        """SND.UNA moves to `ack`: drop what it covers, take an RTT sample, re-arm the timer.
+
+        With timestamps the sample is now - TSecr, the send time of the copy
+        the peer last took its TSval from (RFC 7323 §4.1), which may be an
+        earlier copy than the last one sent; without them, Karn's rule: no
+        sample from a retransmitted segment."""
+        sample = None if tsecr is None else now - tsecr
         q = self.rtxq
         while q and seq_le(seq_add(q[0][0], q[0][1]), ack):
             entry = q.pop(0)
-            if sample is None and (not entry[4] or self.host.profile.timestamps):
+            if sample is None and not entry[4] and tsecr is None:
                 sample = now - entry[3]
         self.snd_una = ack
         self.retries = 0
@@ -417,9 +428,10 @@ class Connection(Tcb):
             return
         self.irs = seg.seq
         self.rcv_nxt = seq_add(seg.seq, 1)
+        self.ts_recent = seg.tsval
         if ack_ok:
             self.syn_rtx = self.rtxq[0][4] if self.rtxq else False
-            self._ack_advanced(seg.ack, now)
+            self._ack_advanced(seg.ack, now, seg.tsecr)
             self._fire(E.RCV_SYN_ACK, now, seg)
         else:
             self._fire(E.RCV_SYN, now, seg)
@@ -461,6 +473,8 @@ class Connection(Tcb):
             else:
                 self._fire(E.RCV_UNACCEPTABLE, now, seg)
             return
+        if seg.tsval is not None and seq_le(seq, self.rcv_nxt):
+            self.ts_recent = seg.tsval          # RFC 7323 §4.3, with Last.ACK.sent = RCV.NXT
         # second check: RST
         if seg.rst:
             if seq != self.rcv_nxt:
@@ -493,7 +507,7 @@ class Connection(Tcb):
                 self._fire(E.RCV_ACK_OVERFLOW if overflow else E.RCV_ACK_QUEUE_FULL, now, seg)
                 return
             self.syn_rtx = self.rtxq[0][4] if self.rtxq else False
-            self._ack_advanced(ack, now)
+            self._ack_advanced(ack, now, seg.tsecr)
             self._fire(E.RCV_ACK, now, seg)
             st = self.state
         else:
@@ -501,7 +515,7 @@ class Connection(Tcb):
                 self._fire(E.RCV_UNACCEPTABLE, now, seg)
                 return
             if seq_lt(self.snd_una, ack):
-                self._ack_advanced(ack, now)
+                self._ack_advanced(ack, now, seg.tsecr)
         fin_acked = self.fin_seq is not None and self.snd_una == seq_add(self.fin_seq, 1)
         in_order = seq == self.rcv_nxt
         fin_here = seg.fin and in_order
@@ -657,6 +671,7 @@ class Listener(Tcb):
         child = self._child(seg, now, iss=self.host.next_isn(self.lport, seg))
         child.irs = seg.seq
         child.rcv_nxt = seq_add(seg.seq, 1)
+        child.ts_recent = seg.tsval
         self.synq[(seg.src, seg.sport)] = child
         child.two_way = self.two_way
         child._fire(E.RCV_SYN_TWO_WAY if self.two_way else E.RCV_SYN, now, seg)

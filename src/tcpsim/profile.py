@@ -61,9 +61,11 @@ class Profile:
     abort_on_overflow: bool = False
     #: net.core.somaxconn: the largest backlog listen() accepts.
     somaxconn: int = 4096
-    #: RTT samples also from retransmitted segments: Linux's TCP timestamps
-    #: (net.ipv4.tcp_timestamps=1, RFC 7323) remove Karn's ambiguity.  Without
-    #: them, Karn's rule applies and a handshake that needed a retransmission
+    #: TCP timestamps (net.ipv4.tcp_timestamps=1, RFC 7323): every RTT sample
+    #: is now - TSecr, so retransmitted segments give samples too -- measured
+    #: from the copy the peer answered, which after a lost SYN-ACK is the
+    #: first one, giving an RTO near 3 s as the kernel showed.  Without them,
+    #: Karn's rule applies and a handshake that needed a retransmission
     #: leaves the RTO at 3 s (RFC 6298 §5.7).
     timestamps: bool = True
     #: Set PSH on the last segment of each send() (Linux tcp_push does; the

@@ -68,6 +68,10 @@ class Segment:
     seq: int
     ack: int | None = None
     len: int = 0
+    #: TCP timestamps (RFC 7323), in microseconds of simulated time; None when
+    #: the profile does not use them.  Only RTT measurement uses them.
+    tsval: int | None = None
+    tsecr: int | None = None
 
     def __post_init__(self):
         if self.flags not in VALID_FLAGS:
