@@ -132,7 +132,7 @@ class Connection(Tcb):
         self.orphaned = False      # close() rather than shutdown(): Linux "orphan" socket
         self.fin_seq: int | None = None
         self.peer_fin = False
-        self.rtxq: list[list] = []  # [seq, len, flags, last_sent_at, retransmitted]
+        self.rtxq: list[list] = []  # [seq, len, flags, last_sent_at, retransmitted, first_sent_at]
         self.unsent = 0
         self.rto = host.clock.rto_initial
         self.srtt: int | None = None
@@ -198,7 +198,7 @@ class Connection(Tcb):
     def _queue(self, flags: str, seq: int, length: int, now: int) -> None:
         """Send a segment that occupies sequence space and keep it for retransmission."""
         self._emit(flags, seq, length)
-        self.rtxq.append([seq, length + ("S" in flags) + ("F" in flags), flags, now, False])
+        self.rtxq.append([seq, length + ("S" in flags) + ("F" in flags), flags, now, False, now])
         if self.rtx_at is None:
             self.rtx_at = now + self.rto
             self._timers_changed()
@@ -337,12 +337,15 @@ class Connection(Tcb):
             self._fire(E.TIMEOUT_DELACK, now)
         if self.rtx_at is not None and self.rtx_at <= now:
             self.rtx_at = None
-            if self.retries >= self._retry_limit():
+            if self._out_of_retries(now):
                 self._fire(E.TIMEOUT_GIVE_UP, now)
                 self.host.notices.append((now, self, "timed out", ""))
             else:
                 self.retries += 1
-                self.rto = min(self.rto * 2, self.host.clock.rto_max)
+                # Linux tcp_retransmit_timer: the first tcp_syn_linear_timeouts
+                # SYN retransmissions keep the RTO; after that it doubles.
+                if not (self.state is S.SYN_SENT and self.retries <= self.host.profile.syn_linear_timeouts):
+                    self.rto = min(self.rto * 2, self.host.clock.rto_max)
                 self._fire(E.TIMEOUT_RTX, now)
                 self.rtx_at = now + self.rto
         if self.fw2_at is not None and self.fw2_at <= now:
@@ -353,13 +356,32 @@ class Connection(Tcb):
             self._fire(E.TIMEOUT_2MSL, now)
         self._timers_changed()
 
-    def _retry_limit(self) -> int:
+    def _out_of_retries(self, now: int) -> bool:
+        """Whether this expiry gives up instead of retransmitting.
+
+        The RFC profile counts retransmissions.  Linux (retransmits_timed_out)
+        turns the retry count into a time budget, as if the RTO had doubled
+        from its base each time (tcp_model_timeout), and gives up at the first
+        expiry past it, counted from the first transmission; a passive
+        connection's SYN-ACK (a request socket) is counted
+        (reqsk_timer_handler)."""
         p = self.host.profile
-        if self.state is S.SYN_SENT or (self.state is S.SYN_RECEIVED and not self.from_listen):
-            return p.syn_retries
-        if self.state is S.SYN_RECEIVED:
-            return p.synack_retries
-        return p.orphan_retries if self.orphaned else p.retries2
+        syn = self.state is S.SYN_SENT or (self.state is S.SYN_RECEIVED and not self.from_listen)
+        if self.state is S.SYN_RECEIVED and self.from_listen:
+            return self.retries >= p.synack_retries
+        limit = p.syn_retries if syn else (p.orphan_retries if self.orphaned else p.retries2)
+        if not p.retry_budget_in_time:
+            return self.retries >= limit
+        if self.retries == 0 or not self.rtxq:
+            return False
+        c = self.host.clock
+        base = c.rto_initial if syn else c.rto_min
+        thresh = max(0, (c.rto_max // base).bit_length() - 1)        # ilog2(TCP_RTO_MAX / base)
+        if limit <= thresh:
+            budget = ((2 << limit) - 1) * base
+        else:
+            budget = ((2 << thresh) - 1) * base + (limit - thresh) * c.rto_max
+        return now - self.rtxq[0][5] >= budget
 
     # ------------------------------------------------------------- RTT and RTO
     def _rtt_sample(self, r: int) -> None:

@@ -29,6 +29,13 @@ class Profile:
     #: "rfc6298": RTO = max(rto_min, SRTT + 4*RTTVAR).
     rto_formula: str = "linux"
     syn_retries: int = 6              # net.ipv4.tcp_syn_retries
+    #: net.ipv4.tcp_syn_linear_timeouts: this many SYN retransmissions keep
+    #: the initial RTO before it starts doubling (so 1, 1, 1, 1, 1, 2, 4 s...).
+    syn_linear_timeouts: int = 4
+    #: Linux turns tcp_syn_retries / tcp_retries2 into a time budget
+    #: (tcp_model_timeout: 127 s for 6 SYN retries); RFC 9293 §3.8.3 leaves
+    #: R2 to the implementation, the rfc9293 profile counts retransmissions.
+    retry_budget_in_time: bool = True
     synack_retries: int = 5           # net.ipv4.tcp_synack_retries
     retries2: int = 15                # net.ipv4.tcp_retries2
     orphan_retries: int = 8           # net.ipv4.tcp_orphan_retries (0 means 8)
@@ -83,6 +90,7 @@ PROFILES: dict[str, Profile] = {
     "rfc9293": Profile(
         name="rfc9293", msl=120.0, time_wait=240.0, rto_min=1.0, rto_formula="rfc6298",
         synack_retries=5, retries2=15, orphan_retries=15, delayed_ack=0.0, timestamps=False, push=False, fin_wait_1_via_2=False, rst_ack_on_abort=False,
+        syn_linear_timeouts=0, retry_budget_in_time=False,
         rfc1337=False, abort_on_data_after_close=False, fin_timeout=None,
     ),
 }
