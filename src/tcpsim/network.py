@@ -28,11 +28,12 @@ TIMER, DELIVER, CALL, INJECT, FLOOD = 0, 1, 2, 3, 4
 class Match:
     """Which segments a network rule applies to."""
 
-    __slots__ = ("src", "dst", "flags", "has", "data", "nth", "seen", "action", "extra")
+    __slots__ = ("src", "dst", "flags", "has", "data", "seq", "ack", "nth", "seen", "action", "extra")
 
     def __init__(self, action: str, src=None, dst=None, flags=None, has=None, data=None,
-                 nth=1, extra: int = 0):
+                 seq=None, ack=None, nth=1, extra: int = 0):
         self.action, self.src, self.dst, self.flags, self.has, self.data = action, src, dst, flags, has, data
+        self.seq, self.ack = seq, ack
         self.nth = nth          # 1-based, or None for every matching segment
         self.extra = extra
         self.seen = 0
@@ -47,6 +48,10 @@ class Match:
         if self.has is not None and any(c not in seg.flags for c in self.has):
             return False
         if self.data is not None and (seg.len > 0) != self.data:
+            return False
+        if self.seq is not None and seg.seq != self.seq:
+            return False
+        if self.ack is not None and seg.ack != self.ack:
             return False
         self.seen += 1
         return self.nth is None or self.seen == self.nth

@@ -211,7 +211,7 @@ def _endpoint(name, e, where, names) -> Endpoint:
 
 def _rule(r, where, names):
     r = _obj(r, where)
-    _keys(r, ("action", "src", "dst", "flags", "has", "data", "nth", "extra"), where)
+    _keys(r, ("action", "src", "dst", "flags", "has", "data", "seq", "ack", "nth", "extra"), where)
     out = {"action": _str(r.get("action", "drop"), f"{where}.action", RULE_ACTIONS)}
     for k in ("src", "dst"):
         if k in r:
@@ -223,6 +223,9 @@ def _rule(r, where, names):
             out[k] = _flags(r[k], f"{where}.{k}")
     if "data" in r:
         out["data"] = _bool(r["data"], f"{where}.data")
+    for k in ("seq", "ack"):
+        if k in r:
+            out[k] = _int(r[k], f"{where}.{k}", 0, MOD - 1)
     nth = r.get("nth", 1)
     if nth == "all":
         out["nth"] = None

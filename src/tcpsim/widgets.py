@@ -1,0 +1,249 @@
+"""Drop-a-packet panels: lose any segment of an exchange and watch TCP cope.
+
+A `DropPanel` wraps a scenario.  Its *droppable* segments are those of the
+loss-free run, each named by who sent it, its flags, seq and ack (and which
+copy, if identical ones were sent), so that dropping it means the same thing
+in any combination: the network loses exactly that transmission, and a
+retransmission of it is a new one that gets through.  A panel can also turn
+what-if knobs (TIME_WAIT off, the two-way handshake, the profile, the delay).
+
+Three faces, all computed from the same `render()`:
+
+* `panel.show(drop=..., **knobs)` -- a static figure (ladder, state diagram,
+  trace table) that prints the same bytes every time, so nbval checks it and
+  the website shows it without a kernel: the widget's static twin;
+* `panel.widget()` -- the ipywidgets panel for JupyterLab: a toggle per
+  segment, the knobs, a step slider that walks the run event by event, and a
+  reset button;
+* `panel.variants()` -- every single and pair of drops (with each knob
+  setting), pre-rendered, for a page that has no kernel behind it.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from dataclasses import dataclass
+from html import escape
+
+from .diagram import state_diagram, trace_events
+from .ladder import flag_words, ladder
+from .network import run
+from .scenario import builtin, load
+
+
+@dataclass(frozen=True)
+class Droppable:
+    """One transmission of the loss-free run, named so a rule can find it."""
+
+    index: int      # its position in the loss-free run, from 1
+    src: str
+    dst: str
+    flags: str
+    nth: int        # the nth segment from src with exactly these flags, seq and ack
+    seq: int
+    ack: int | None
+
+    @property
+    def label(self) -> str:
+        nums = f"seq={self.seq}" + (f" ack={self.ack}" if self.ack is not None else "")
+        return f"{self.index}. {self.src} → {self.dst} {flag_words(self.flags)} {nums}"
+
+    def rule(self) -> dict:
+        return {"action": "drop", "src": self.src, "flags": self.flags, "seq": self.seq,
+                "ack": self.ack, "nth": self.nth} if self.ack is not None else {
+                "action": "drop", "src": self.src, "flags": self.flags, "seq": self.seq, "nth": self.nth}
+
+
+KNOBS = {
+    "time_wait": "TIME_WAIT on (off is not TCP)",
+    "two_way": "two-way handshake (not TCP)",
+    "profile": "profile",
+}
+
+
+class DropPanel:
+    """A scenario whose segments a reader can drop, one at a time or several."""
+
+    def __init__(self, scenario, *, knobs: tuple[str, ...] = (), view: str = "figure",
+                 relative: bool = False, title: str | None = None):
+        self.base = copy.deepcopy(builtin(scenario) if isinstance(scenario, str) else scenario)
+        load(self.base)                       # fail early, naming the field, on a bad scenario
+        unknown = [k for k in knobs if k not in KNOBS]
+        if unknown:
+            raise ValueError(f"unknown knob {unknown[0]!r}; known: {', '.join(KNOBS)}")
+        self.knobs = tuple(knobs)
+        self.view, self.relative = view, relative
+        self.title = title or self.base.get("name", "scenario")
+        self.droppable = self._droppable()
+
+    # ------------------------------------------------------------- the runs
+    def _droppable(self) -> list[Droppable]:
+        seen: dict[tuple, int] = {}
+        out = []
+        for r in run(self.base).segments:
+            s = r.seg
+            if r.note or r.rtx:            # injected, flood or duplicate copies are not the exchange's own
+                continue
+            key = (s.src, s.flags, s.seq, s.ack)
+            k = seen[key] = seen.get(key, 0) + 1
+            out.append(Droppable(r.i, s.src, s.dst, s.flags, k, s.seq, s.ack))
+        return out
+
+    def scenario(self, drop=(), *, time_wait: bool = True, two_way: bool = False,
+                 profile: str | None = None) -> dict:
+        """The scenario dict with these segments dropped and these knobs set."""
+        sc = copy.deepcopy(self.base)
+        chosen = [self._find(d) for d in drop]
+        if chosen:
+            net = sc.setdefault("network", {})
+            net["rules"] = list(net.get("rules", [])) + [d.rule() for d in chosen]
+        whatif = dict(sc.get("whatif", {}))
+        if not time_wait:
+            whatif["time_wait"] = 0
+        if two_way:
+            whatif["two_way_handshake"] = True
+        if whatif:
+            sc["whatif"] = whatif
+        if profile is not None:
+            sc["profile"] = profile
+        return sc
+
+    def _find(self, d) -> Droppable:
+        if isinstance(d, Droppable):
+            return d
+        for x in self.droppable:
+            if x.index == d:
+                return x
+        raise ValueError(f"no segment {d!r} to drop; choose from 1 to {len(self.droppable)}")
+
+    def run(self, drop=(), **knobs):
+        return run(self.scenario(drop, **knobs))
+
+    # ------------------------------------------------------------ rendering
+    def render(self, drop=(), step: int | None = None, **knobs) -> dict:
+        """Ladder SVG, state-diagram SVG and trace-table HTML for one setting."""
+        trace = self.run(drop, **knobs)
+        endpoints = [e for e in trace.endpoints()][:2]
+        lad = ladder(trace, relative=self.relative, step=step)
+        dia = state_diagram(self.view, trace=trace, endpoints=endpoints, step=step,
+                            whatif=bool(knobs.get("two_way")))
+        return {"trace": trace, "ladder": lad.svg(), "state": dia.svg(),
+                "table": trace._repr_html_(), "events": len(trace_events(trace))}
+
+    def show(self, drop=(), step: int | None = None, **knobs) -> "PanelFigure":
+        """The static figure for one setting (deterministic; the widget's twin)."""
+        chosen = [self._find(d) for d in drop]
+        r = self.render(chosen, step, **knobs)
+        what = ", ".join(f"#{d.index} ({d.src}'s {flag_words(d.flags)})" for d in chosen) or "nothing"
+        caption = f"{self.title}: dropped {what}" + "".join(
+            f"; {KNOBS[k]}: {v}" for k, v in sorted(knobs.items()) if k in KNOBS)
+        return PanelFigure(caption, r["ladder"], r["state"], r["table"], r["trace"])
+
+    def variants(self, max_drops: int = 2, knob_values: dict | None = None) -> dict:
+        """Every set of at most `max_drops` dropped segments, pre-rendered.
+
+        Keys are like "2,5|time_wait=0"; knob_values maps each knob to the
+        values to pre-render (default: TIME_WAIT on and off, if a knob)."""
+        knob_values = knob_values or {k: [True, False] for k in self.knobs if k in ("time_wait", "two_way")}
+        names = sorted(knob_values)
+        out = {}
+        idx = [d.index for d in self.droppable]
+        for n in range(max_drops + 1):
+            for combo in itertools.combinations(idx, n):
+                for values in itertools.product(*(knob_values[k] for k in names)):
+                    knobs = dict(zip(names, values))
+                    r = self.render(combo, **knobs)
+                    key = ",".join(map(str, combo)) + "|" + ",".join(f"{k}={int(v)}" for k, v in knobs.items())
+                    out[key] = {"ladder": r["ladder"], "state": r["state"], "table": r["table"]}
+        return out
+
+    # ---------------------------------------------------------- the widget
+    def widget(self):
+        """The interactive panel (ipywidgets): toggles, knobs, step slider, reset."""
+        import ipywidgets as w
+
+        toggles = [w.ToggleButton(value=False, description=d.label, tooltip=f"drop {d.label}",
+                                  icon="times", layout=w.Layout(width="auto"))
+                   for d in self.droppable]
+        knob_w = {}
+        if "time_wait" in self.knobs:
+            knob_w["time_wait"] = w.Checkbox(value=True, description=KNOBS["time_wait"], indent=False)
+        if "two_way" in self.knobs:
+            knob_w["two_way"] = w.Checkbox(value=False, description=KNOBS["two_way"], indent=False)
+        if "profile" in self.knobs:
+            knob_w["profile"] = w.Dropdown(options=["linux", "rfc9293"], value=self.base.get("profile", "linux"),
+                                           description="profile")
+        step = w.IntSlider(value=0, min=0, max=1, description="step", continuous_update=True)
+        play = w.Play(value=0, min=0, max=1, interval=700, description="play")
+        w.jslink((play, "value"), (step, "value"))
+        reset = w.Button(description="reset", icon="undo")
+        status = w.HTML()
+        lad, dia, table = w.HTML(), w.HTML(), w.HTML()
+        state = {"busy": False}
+
+        def settings():
+            drops = [d for d, t in zip(self.droppable, toggles) if t.value]
+            knobs = {k: x.value for k, x in knob_w.items()}
+            return drops, knobs
+
+        def redraw(*_, keep_step=False):
+            if state["busy"]:
+                return
+            drops, knobs = settings()
+            s = step.value if keep_step and step.value < step.max else None
+            r = self.render(drops, step=s, **knobs)
+            lad.value, dia.value, table.value = r["ladder"], r["state"], r["table"]
+            if not keep_step:
+                state["busy"] = True
+                step.max = play.max = r["events"]
+                step.value = play.value = r["events"]
+                state["busy"] = False
+            lost = ", ".join(f"#{d.index}" for d in drops) or "none"
+            status.value = f"<b>dropped:</b> {escape(lost)} &nbsp; <b>events:</b> {r['events']}"
+
+        def on_reset(_):
+            state["busy"] = True
+            for t in toggles:
+                t.value = False
+            if "time_wait" in knob_w:
+                knob_w["time_wait"].value = True
+            if "two_way" in knob_w:
+                knob_w["two_way"].value = False
+            state["busy"] = False
+            redraw()
+
+        for t in toggles:
+            t.observe(redraw, names="value")
+        for x in knob_w.values():
+            x.observe(redraw, names="value")
+        step.observe(lambda ch: redraw(keep_step=True), names="value")
+        reset.on_click(on_reset)
+        redraw()
+        controls = w.VBox([w.HTML(f"<b>{escape(self.title)}</b>: click a segment to lose it"),
+                           w.HBox(toggles, layout=w.Layout(flex_flow="row wrap")),
+                           w.HBox(list(knob_w.values()) + [reset]),
+                           w.HBox([play, step]), status])
+        return w.VBox([controls, w.HBox([lad, dia], layout=w.Layout(flex_flow="row wrap")), table])
+
+
+class PanelFigure:
+    """Ladder, state diagram and trace table side by side, as static HTML."""
+
+    def __init__(self, caption, ladder_svg, state_svg, table_html, trace):
+        self.caption, self.ladder, self.state, self.table, self.trace = (
+            caption, ladder_svg, state_svg, table_html, trace)
+
+    def _repr_html_(self) -> str:
+        return ('<figure class="tcpsim-panel">'
+                f'<figcaption>{escape(self.caption)}</figcaption>'
+                '<div style="display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start">'
+                f'<div style="max-width:100%;overflow-x:auto">{self.ladder}</div>'
+                f'<div style="max-width:100%;overflow-x:auto">{self.state}</div></div>'
+                f'<details><summary>trace table</summary>{self.table}</details></figure>')
+
+    def __repr__(self) -> str:
+        return f"<PanelFigure {self.caption}>"
+
+    def __str__(self) -> str:
+        return self.caption + "\n" + self.trace.table()
