@@ -1,0 +1,46 @@
+"""The book's notebooks: listed in the table of contents, executed, importing the simulator."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+TOP = Path(__file__).resolve().parent.parent
+BOOK = TOP / "book"
+NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))
+
+
+def toc_files():
+    toc = yaml.safe_load((TOP / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [c["file"] for c in part["chapters"]]
+    return files
+
+
+def test_every_notebook_is_in_the_toc_and_every_toc_entry_exists():
+    listed = toc_files()
+    for nb in NOTEBOOKS:
+        assert f"book/{nb.stem}" in listed, f"{nb.name} is not in _toc.yml"
+    for f in listed:
+        assert (TOP / f"{f}.ipynb").exists() or (TOP / f"{f}.md").exists(), f
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_chapter_is_executed_and_uses_the_simulator(path):
+    nb = json.loads(path.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    source = "".join("".join(c["source"]) for c in code)
+    assert "from tcpsim" in source or "import tcpsim" in source
+    assert "def " not in source and "class " not in source, "no simulation logic in a notebook"
+    assert all(c.get("outputs") for c in code if not "".join(c["source"]).strip().startswith(("from ", "import "))), \
+        "every code cell but imports has stored outputs"
+    assert all(c.get("execution_count") for c in code), "executed top to bottom"
+    counts = [c["execution_count"] for c in code]
+    assert counts == sorted(counts)
+    for c in code:
+        tags = c.get("metadata", {}).get("tags", [])
+        if "nbval-ignore-output" in tags:
+            assert "".join(c["source"]).strip().endswith(".widget()"), "only live widgets may be ignored"
+        assert "nbval-skip" not in tags
