@@ -22,7 +22,9 @@ Three faces, all computed from the same `render()`:
 from __future__ import annotations
 
 import copy
+import hashlib
 import itertools
+import json
 from dataclasses import dataclass
 from html import escape
 
@@ -60,6 +62,13 @@ KNOBS = {
     "two_way": "two-way handshake (not TCP)",
     "profile": "profile",
 }
+#: The values `variants()` pre-renders for each knob, the default first.
+KNOB_VALUES = {"time_wait": (True, False), "two_way": (False, True), "profile": ("linux", "rfc9293")}
+
+
+def knob_key(knobs: dict) -> str:
+    """"profile=linux,time_wait=1": how variants() and the page's script name a knob setting."""
+    return ",".join(f"{k}={int(v) if isinstance(v, bool) else v}" for k, v in sorted(knobs.items()))
 
 
 class DropPanel:
@@ -76,6 +85,24 @@ class DropPanel:
         self.view, self.relative = view, relative
         self.title = title or self.base.get("name", "scenario")
         self.droppable = self._droppable()
+
+    def spec(self) -> dict:
+        """Everything needed to rebuild this panel (see `from_spec`): plain JSON data."""
+        return {"scenario": self.base, "knobs": list(self.knobs), "view": self.view,
+                "relative": self.relative, "title": self.title}
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "DropPanel":
+        return cls(spec["scenario"], knobs=tuple(spec["knobs"]), view=spec["view"],
+                   relative=spec["relative"], title=spec["title"])
+
+    def spec_id(self) -> str:
+        text = json.dumps(self.spec(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def defaults(self) -> dict:
+        return {k: KNOB_VALUES[k][0] if k != "profile" else self.base.get("profile", "linux")
+                for k in self.knobs}
 
     # ------------------------------------------------------------- the runs
     def _droppable(self) -> list[Droppable]:
@@ -140,23 +167,43 @@ class DropPanel:
             f"; {KNOBS[k]}: {v}" for k, v in sorted(knobs.items()) if k in KNOBS)
         return PanelFigure(caption, r["ladder"], r["state"], r["table"], r["trace"])
 
-    def variants(self, max_drops: int = 2, knob_values: dict | None = None) -> dict:
-        """Every set of at most `max_drops` dropped segments, pre-rendered.
-
-        Keys are like "2,5|time_wait=0"; knob_values maps each knob to the
-        values to pre-render (default: TIME_WAIT on and off, if a knob)."""
-        knob_values = knob_values or {k: [True, False] for k in self.knobs if k in ("time_wait", "two_way")}
-        names = sorted(knob_values)
+    def variants(self, max_drops: int = 2) -> dict:
+        """Every set of at most `max_drops` dropped segments, with every value
+        of every knob, pre-rendered.  Keys are like "2,5|time_wait=0"."""
+        names = sorted(self.knobs)
         out = {}
         idx = [d.index for d in self.droppable]
         for n in range(max_drops + 1):
             for combo in itertools.combinations(idx, n):
-                for values in itertools.product(*(knob_values[k] for k in names)):
+                for values in itertools.product(*(KNOB_VALUES[k] for k in names)):
                     knobs = dict(zip(names, values))
                     r = self.render(combo, **knobs)
-                    key = ",".join(map(str, combo)) + "|" + ",".join(f"{k}={int(v)}" for k, v in knobs.items())
+                    key = ",".join(map(str, combo)) + "|" + knob_key(knobs)
                     out[key] = {"ladder": r["ladder"], "state": r["state"], "table": r["table"]}
         return out
+
+    def page_data(self, max_drops: int = 2) -> dict:
+        """What a page without a kernel needs: the controls and every variant,
+        each distinct SVG or table stored once."""
+        strings: dict[str, int] = {}
+        table = {}
+        for key, v in self.variants(max_drops).items():
+            table[key] = [strings.setdefault(v[part], len(strings)) for part in ("ladder", "state", "table")]
+        return {"id": self.spec_id(), "title": self.title, "max_drops": max_drops,
+                "droppable": [{"index": d.index, "label": d.label} for d in self.droppable],
+                "knobs": [{"name": k, "label": KNOBS[k], "values": list(KNOB_VALUES[k]),
+                           "default": self.defaults()[k]} for k in sorted(self.knobs)],
+                "strings": list(strings), "variants": table}
+
+    def static_html(self) -> str:
+        """The kernel-free form of the live panel: the loss-free figure plus the
+        spec a page script turns into working controls (see tcpsim.sphinx)."""
+        spec = json.dumps(self.spec(), sort_keys=True, separators=(",", ":")).replace("</", "<\\/")
+        fig = self.show(**self.defaults())._repr_html_()
+        return (f'<div class="tcpsim-live" data-tcpsim-panel="{self.spec_id()}">'
+                f'<script type="application/json" class="tcpsim-spec">{spec}</script>'
+                f'<div class="tcpsim-controls" role="group" aria-label="drop segments">'
+                f'<p class="tcpsim-note">The drop controls need JavaScript.</p></div>{fig}</div>')
 
     # ---------------------------------------------------------- the widget
     def widget(self):
@@ -224,7 +271,33 @@ class DropPanel:
                            w.HBox(toggles, layout=w.Layout(flex_flow="row wrap")),
                            w.HBox(list(knob_w.values()) + [reset]),
                            w.HBox([play, step]), status])
-        return w.VBox([controls, w.HBox([lad, dia], layout=w.Layout(flex_flow="row wrap")), table])
+        box = _live_box_class()([controls, w.HBox([lad, dia], layout=w.Layout(flex_flow="row wrap")), table])
+        box.static = self.static_html()
+        return box
+
+
+def _live_box_class():
+    import ipywidgets as w
+
+    class LiveBox(w.VBox):
+        """The live panel; displayed where there is no kernel, it offers its
+        kernel-free twin as text/html (the website uses that)."""
+
+        static = ""
+
+        def _repr_mimebundle_(self, **kwargs):
+            data = super()._repr_mimebundle_(**kwargs)
+            if self.static:
+                data["text/html"] = self.static
+            return data
+
+    return LiveBox
+
+
+def __getattr__(name):
+    if name == "LiveBox":                     # ipywidgets is imported only when a widget is made
+        return _live_box_class()
+    raise AttributeError(name)
 
 
 class PanelFigure:
@@ -236,11 +309,12 @@ class PanelFigure:
 
     def _repr_html_(self) -> str:
         return ('<figure class="tcpsim-panel">'
-                f'<figcaption>{escape(self.caption)}</figcaption>'
+                f'<figcaption class="tcpsim-caption">{escape(self.caption)}</figcaption>'
                 '<div style="display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start">'
-                f'<div style="max-width:100%;overflow-x:auto">{self.ladder}</div>'
-                f'<div style="max-width:100%;overflow-x:auto">{self.state}</div></div>'
-                f'<details><summary>trace table</summary>{self.table}</details></figure>')
+                f'<div class="tcpsim-ladder" style="max-width:100%;overflow-x:auto">{self.ladder}</div>'
+                f'<div class="tcpsim-state" style="max-width:100%;overflow-x:auto">{self.state}</div></div>'
+                f'<details><summary>trace table</summary><div class="tcpsim-table">{self.table}</div>'
+                '</details></figure>')
 
     def __repr__(self) -> str:
         return f"<PanelFigure {self.caption}>"

@@ -1,0 +1,61 @@
+"""A Sphinx extension that makes drop-a-packet panels work without a kernel.
+
+On the website a live panel (`DropPanel.widget()`) is rendered from its
+text/html form (`DropPanel.static_html`): the loss-free figure plus the
+panel's spec as JSON.  When the build finishes, this extension finds every
+spec in the written pages, re-creates the panel with the same simulator,
+pre-renders every single and pair of drops with every knob value
+(`DropPanel.page_data`) and writes them next to the site as
+``_static/tcpsim/panel-<id>.js``.  ``tcpsim-panels.js`` loads that file with
+a plain ``<script>`` tag (so the page works from ``file://`` too) and swaps
+the figures when the reader toggles a segment.  Nothing is fetched from
+outside the site.
+
+Use it by listing ``tcpsim.sphinx`` in ``sphinx.extra_extensions``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+from .widgets import DropPanel
+
+STATIC = Path(__file__).parent / "static"
+SPEC = re.compile(r'<script type="application/json" class="tcpsim-spec">(.*?)</script>', re.S)
+
+
+def _write_panels(app, exception) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    out = Path(app.outdir)
+    target = out / "_static" / "tcpsim"
+    target.mkdir(parents=True, exist_ok=True)
+    done = set()
+    for page in sorted(out.rglob("*.html")):
+        for raw in SPEC.findall(page.read_text(encoding="utf-8")):
+            spec = json.loads(html.unescape(raw) if raw.lstrip().startswith("{&") else raw)
+            panel = DropPanel.from_spec(spec)
+            pid = panel.spec_id()
+            if pid in done:
+                continue
+            data = json.dumps(panel.page_data(), separators=(",", ":"), ensure_ascii=False)
+            data = data.replace("</", "<\\/")
+            (target / f"panel-{pid}.js").write_text(
+                "window.tcpsimPanels = window.tcpsimPanels || {};\n"
+                f"window.tcpsimPanels[{json.dumps(pid)}] = {data};\n", encoding="utf-8")
+            done.add(pid)
+
+
+def _static_path(app) -> None:
+    app.config.html_static_path.append(str(STATIC))
+
+
+def setup(app):
+    app.connect("builder-inited", _static_path)
+    app.add_js_file("tcpsim-panels.js")
+    app.add_css_file("tcpsim-panels.css")
+    app.connect("build-finished", _write_panels)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

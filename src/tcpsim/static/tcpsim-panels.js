@@ -1,0 +1,132 @@
+/* Kernel-free drop-a-packet panels (see tcpsim/sphinx.py).
+ * Each .tcpsim-live element carries its panel id; the pre-rendered runs are
+ * in _static/tcpsim/panel-<id>.js, loaded with a script tag.  A toggle swaps
+ * the ladder, the state diagram and the trace table for the stored ones. */
+(function () {
+  "use strict";
+  function root() {
+    var r = document.documentElement.dataset.content_root;
+    if (r !== undefined) return r;
+    var opts = window.DOCUMENTATION_OPTIONS || {};
+    return opts.URL_ROOT || "";
+  }
+  function el(tag, attrs, text) {
+    var e = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+  function fail(box, msg) {
+    var c = box.querySelector(".tcpsim-controls");
+    c.innerHTML = "";
+    c.appendChild(el("p", {"class": "tcpsim-error", "role": "alert"}, msg));
+  }
+  function build(box, data) {
+    var controls = box.querySelector(".tcpsim-controls");
+    var ladder = box.querySelector(".tcpsim-ladder");
+    var state = box.querySelector(".tcpsim-state");
+    var table = box.querySelector(".tcpsim-table");
+    var caption = box.querySelector(".tcpsim-caption");
+    var drops = [], knobs = {};
+    data.knobs.forEach(function (k) { knobs[k.name] = k.default; });
+    controls.innerHTML = "";
+    controls.appendChild(el("p", {"class": "tcpsim-hint"},
+      "Click a segment to lose it (up to " + data.max_drops + " at once on this page; in JupyterLab, any number)."));
+    var row = el("div", {"class": "tcpsim-buttons"});
+    var buttons = data.droppable.map(function (d) {
+      var b = el("button", {"type": "button", "class": "tcpsim-drop", "aria-pressed": "false",
+                            "data-index": String(d.index)}, "✕ " + d.label);
+      b.addEventListener("click", function () {
+        var i = drops.indexOf(d.index);
+        if (i >= 0) drops.splice(i, 1); else if (drops.length < data.max_drops) drops.push(d.index);
+        update();
+      });
+      row.appendChild(b);
+      return b;
+    });
+    controls.appendChild(row);
+    var knobRow = el("div", {"class": "tcpsim-knobs"});
+    var knobInputs = {};
+    data.knobs.forEach(function (k) {
+      var label = el("label", {"class": "tcpsim-knob"});
+      var input;
+      if (typeof k.default === "boolean") {
+        input = el("input", {"type": "checkbox"});
+        input.checked = k.default;
+        input.addEventListener("change", function () { knobs[k.name] = input.checked; update(); });
+        label.appendChild(input);
+        label.appendChild(document.createTextNode(" " + k.label));
+      } else {
+        input = el("select", {});
+        k.values.forEach(function (v) { var o = el("option", {"value": v}, v); input.appendChild(o); });
+        input.value = k.default;
+        input.addEventListener("change", function () { knobs[k.name] = input.value; update(); });
+        label.appendChild(document.createTextNode(k.label + " "));
+        label.appendChild(input);
+      }
+      knobInputs[k.name] = input;
+      knobRow.appendChild(label);
+    });
+    var reset = el("button", {"type": "button", "class": "tcpsim-reset"}, "reset");
+    reset.addEventListener("click", function () {
+      drops = [];
+      data.knobs.forEach(function (k) {
+        knobs[k.name] = k.default;
+        if (typeof k.default === "boolean") knobInputs[k.name].checked = k.default;
+        else knobInputs[k.name].value = k.default;
+      });
+      update();
+    });
+    knobRow.appendChild(reset);
+    controls.appendChild(knobRow);
+    var status = el("p", {"class": "tcpsim-status", "aria-live": "polite"});
+    controls.appendChild(status);
+
+    function key() {
+      var d = drops.slice().sort(function (a, b) { return a - b; }).join(",");
+      var k = Object.keys(knobs).sort().map(function (n) {
+        var v = knobs[n];
+        return n + "=" + (typeof v === "boolean" ? (v ? 1 : 0) : v);
+      }).join(",");
+      return d + "|" + k;
+    }
+    function update() {
+      var t0 = performance.now();
+      var v = data.variants[key()];
+      if (!v) { fail(box, "This combination was not pre-computed (" + key() + ")."); return; }
+      ladder.innerHTML = data.strings[v[0]];
+      state.innerHTML = data.strings[v[1]];
+      table.innerHTML = data.strings[v[2]];
+      buttons.forEach(function (b) {
+        var on = drops.indexOf(Number(b.dataset.index)) >= 0;
+        b.setAttribute("aria-pressed", on ? "true" : "false");
+        b.disabled = !on && drops.length >= data.max_drops;
+      });
+      var lost = drops.length ? drops.slice().sort(function (a, b) { return a - b; }).map(function (i) { return "#" + i; }).join(", ") : "nothing";
+      caption.textContent = data.title + ": dropped " + lost;
+      status.textContent = "Dropped: " + lost + ".";
+      box.dataset.redrawMs = (performance.now() - t0).toFixed(2);
+    }
+    update();
+    box.tcpsim = {update: update};
+  }
+  function start() {
+    window.tcpsimPanels = window.tcpsimPanels || {};
+    document.querySelectorAll(".tcpsim-live").forEach(function (box) {
+      var id = box.dataset.tcpsimPanel;
+      if (window.tcpsimPanels[id]) { build(box, window.tcpsimPanels[id]); return; }
+      var s = document.createElement("script");
+      s.src = root() + "_static/tcpsim/panel-" + id + ".js";
+      s.onload = function () {
+        if (window.tcpsimPanels[id]) build(box, window.tcpsimPanels[id]);
+        else fail(box, "This panel's pre-computed runs are missing (panel " + id + "); rebuild the site.");
+      };
+      s.onerror = function () {
+        fail(box, "This panel's pre-computed runs could not be loaded (_static/tcpsim/panel-" + id + ".js is missing); rebuild the site. The figure below shows the run without losses.");
+      };
+      document.head.appendChild(s);
+    });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
