@@ -338,8 +338,10 @@ class Connection(Tcb):
         if self.rtx_at is not None and self.rtx_at <= now:
             self.rtx_at = None
             if self._out_of_retries(now):
+                unseen = self.listener is not None and self not in self.listener.accepted
                 self._fire(E.TIMEOUT_GIVE_UP, now)
-                self.host.notices.append((now, self, "timed out", ""))
+                if not unseen:            # a half-open child the application never saw
+                    self.host.notices.append((now, self, "timed out", ""))
             else:
                 self.retries += 1
                 # Linux tcp_retransmit_timer: the first tcp_syn_linear_timeouts
@@ -500,7 +502,8 @@ class Connection(Tcb):
         # second check: RST
         if seg.rst:
             if seq != self.rcv_nxt:
-                self._fire(E.RCV_RST_IN_WINDOW, now, seg)
+                quiet = st is S.TIME_WAIT and not self.host.profile.time_wait_challenge_ack
+                self._fire(E.RCV_RST_IGNORED if quiet else E.RCV_RST_IN_WINDOW, now, seg)
             elif st is S.TIME_WAIT and self.host.profile.rfc1337:
                 self._fire(E.RCV_RST_RFC1337, now, seg)
             else:
@@ -526,7 +529,8 @@ class Connection(Tcb):
             lst = self.listener
             if lst is not None and lst.accept_full():
                 overflow = self.host.profile.abort_on_overflow
-                self._fire(E.RCV_ACK_OVERFLOW if overflow else E.RCV_ACK_QUEUE_FULL, now, seg)
+                rule = self._fire(E.RCV_ACK_OVERFLOW if overflow else E.RCV_ACK_QUEUE_FULL, now, seg)
+                self.host.notices.append((now, self, "listener", rule.label))
                 return
             self.syn_rtx = self.rtxq[0][4] if self.rtxq else False
             self._ack_advanced(ack, now, seg.tsecr)
@@ -650,6 +654,14 @@ class Listener(Tcb):
         key = f"{seg.src}:{seg.sport}>{self.lport}:{slot}:{self.secret}".encode()
         return zlib.crc32(key) ^ ((slot & 0xFF) << 24) & 0xFFFFFFFF
 
+    _NOTED = frozenset({E.RCV_SYN_DROPPED, E.RCV_SYN_COOKIE, E.RCV_ACK_QUEUE_FULL})
+
+    def _fire(self, event: Event, now: int, seg: Segment | None = None) -> Rule:
+        rule = super()._fire(event, now, seg)
+        if event in self._NOTED:        # what the queues did, for the trace: a SYN dropped, a cookie sent
+            self.host.notices.append((now, self, "listener", f"{rule.label} ({seg.src}:{seg.sport})"))
+        return rule
+
     def _act(self, rule: Rule, now: int, seg: Segment | None) -> None:
         if rule.send == "RST":
             self._reset_reply(seg, self.lport)
@@ -673,6 +685,8 @@ class Listener(Tcb):
                 child.rcv_nxt = seg.seq
                 child.snd_una = child.snd_nxt = seg.ack
                 child._fire(E.RCV_ACK_COOKIE, now, seg)
+                if seg.len or seg.fin:                    # the same segment's data and FIN
+                    child.receive(seg, now)
                 return
             self._fire(E.RCV_ACK, now, seg)
             return

@@ -72,14 +72,7 @@ def flag_words(flags: str) -> str:
 
 
 def _numbers(trace, rec, relative: bool) -> tuple[int, int | None]:
-    s = rec.seg
-    seq, ack = s.seq, s.ack
-    if relative:
-        if s.src in trace.isn:
-            seq = seq_diff(seq, trace.isn[s.src]) % (1 << 32)
-        if ack is not None and s.dst in trace.isn:
-            ack = seq_diff(ack, trace.isn[s.dst]) % (1 << 32)
-    return seq, ack
+    return trace.relative(rec) if relative else (rec.seg.seq, rec.seg.ack)
 
 
 def segment_label(trace, rec, relative: bool = False) -> str:
@@ -216,7 +209,7 @@ def ladder(trace, relative: bool = False, step: int | None = None, hosts=None,
            title: str | None = None, legend: bool = True) -> Ladder:
     """Draw `trace` as a ladder diagram.
 
-    relative: seq/ack relative to each host's ISN (`trace.isn`).
+    relative: seq/ack relative to each connection's ISNs (`Trace.relative`).
     step: draw only the first `step` events of `diagram.trace_events(trace)`
           (the layout stays that of the whole run, so frames line up).
     hosts: the timelines, left to right (default: the scenario's endpoints,

@@ -105,6 +105,8 @@ class Simulation:
             if until is not None and t > until:
                 heapq.heappush(heap, (t, kind, 0, payload))
                 break
+            if kind == TIMER and payload.scheduled != t:
+                continue                          # a timer that was moved or stopped
             self.now = t
             if kind == DELIVER:
                 host = self.hosts[payload.dst]
@@ -113,8 +115,6 @@ class Simulation:
                 self._drain(host)
             elif kind == TIMER:
                 conn = payload
-                if conn.scheduled != t:
-                    continue
                 conn.scheduled = None
                 conn.host.now = t
                 conn.handle_timer(t)
@@ -175,12 +175,11 @@ class Simulation:
         extra = 0
         dup = None
         if not dropped:
-            for m in self.rules:
+            for m in self.rules:            # every rule sees (and counts) every segment
                 if m.hit(seg):
                     if m.action == "drop":
                         dropped = True
-                        break
-                    if m.action == "delay":
+                    elif m.action == "delay":
                         extra += m.extra
                     elif m.action == "duplicate":
                         dup = m.extra

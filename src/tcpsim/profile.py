@@ -51,6 +51,10 @@ class Profile:
     invalid_ratelimit: float = 0.5
     #: net.ipv4.tcp_rfc1337: 1 ignores an RST in TIME_WAIT (RFC 1337).
     rfc1337: bool = False
+    #: An RST in TIME_WAIT whose seq is in the window but not exact: RFC 9293
+    #: (RFC 5961 §3.2) answers with a challenge ACK; Linux's
+    #: tcp_timewait_state_process acts only on seq == RCV.NXT and drops it.
+    time_wait_challenge_ack: bool = False
     #: Linux resets a connection that receives new data after close() (in
     #: FIN_WAIT_1/2).  RFC 9293's CLOSE is a half-close and keeps receiving.
     abort_on_data_after_close: bool = True
@@ -89,8 +93,9 @@ PROFILES: dict[str, Profile] = {
     "linux": Profile(name="linux", msl=30.0, time_wait=60.0),
     "rfc9293": Profile(
         name="rfc9293", msl=120.0, time_wait=240.0, rto_min=1.0, rto_formula="rfc6298",
+        syn_retries=7,  # RFC 9293 §3.8.3 (MUST-23): retry a SYN for at least 3 minutes
         synack_retries=5, retries2=15, orphan_retries=15, delayed_ack=0.0, timestamps=False, push=False, fin_wait_1_via_2=False, rst_ack_on_abort=False,
-        syn_linear_timeouts=0, retry_budget_in_time=False,
+        syn_linear_timeouts=0, retry_budget_in_time=False, time_wait_challenge_ack=True,
         rfc1337=False, abort_on_data_after_close=False, fin_timeout=None,
     ),
 }

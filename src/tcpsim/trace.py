@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 
-from .segment import Segment, seq_diff
+from .segment import Segment
 from .states import State
 
 
@@ -107,6 +107,31 @@ class Trace:
     def notices_of(self, endpoint: str) -> list[str]:
         return [what for (_, name, what, _) in self.notices if name == endpoint]
 
+    def relative(self, rec: SegmentRecord) -> tuple[int, int | None]:
+        """(seq, ack) of `rec` relative to the ISNs of its connection, as
+        Wireshark shows them: each direction's base is the seq of the latest
+        SYN sent that way on the same four-tuple (the host's first ISN if none
+        was seen)."""
+        base = self._bases()[rec.i - 1]
+        s = rec.seg
+        seq = (s.seq - base[0]) % (1 << 32) if base[0] is not None else s.seq
+        ack = None if s.ack is None else ((s.ack - base[1]) % (1 << 32) if base[1] is not None else s.ack)
+        return seq, ack
+
+    def _bases(self) -> list[tuple[int | None, int | None]]:
+        if getattr(self, "_base_cache", None) is not None and len(self._base_cache) == len(self.segments):
+            return self._base_cache
+        syn: dict[tuple, int] = {}
+        out = []
+        for r in self.segments:
+            s = r.seg
+            fwd, back = (s.src, s.sport, s.dst, s.dport), (s.dst, s.dport, s.src, s.sport)
+            if "S" in s.flags:
+                syn[fwd] = s.seq
+            out.append((syn.get(fwd, self.isn.get(s.src)), syn.get(back, self.isn.get(s.dst))))
+        self._base_cache = out
+        return out
+
     # ------------------------------------------------------------- exports
     def to_dict(self) -> dict:
         states: dict[str, list] = {}
@@ -124,17 +149,14 @@ class Trace:
     def to_json(self, indent: int | None = 1) -> str:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
-    def rows(self, relative: bool = False) -> list[dict]:
-        """One row per event in time order: segments sent, then state changes."""
-        base = dict(self.isn) if relative else {}
+    def rows(self, relative: bool = False, notices: bool = False) -> list[dict]:
+        """One row per event in time order: state changes, then segments sent.
+        Failed calls and listener drops are always shown; with `notices`, also
+        what the applications were told (connected, accepted, eof, reset, ...)."""
         events = []
         for r in self.segments:
             s = r.seg
-            seq, ack = s.seq, s.ack
-            if relative and s.src in base:
-                seq = seq_diff(seq, base[s.src]) % (1 << 32)
-            if relative and ack is not None and s.dst in base:
-                ack = seq_diff(ack, base[s.dst]) % (1 << 32)
+            seq, ack = self.relative(r) if relative else (s.seq, s.ack)
             what = "dropped" if r.dropped else ("not delivered" if r.arrive is None else "")
             notes = ", ".join(x for x in ("retransmission" if r.rtx else "", r.note, what) if x)
             events.append((r.t, 1, r.i, {"t": fmt_t(r.t), "#": str(r.i), "segment": f"{s.src} > {s.dst}",
@@ -144,15 +166,17 @@ class Trace:
             events.append((c.t, 0, k, {"t": fmt_t(c.t), "#": "", "segment": f"{c.endpoint}: {c.old.value} → {c.new.value}",
                                        "flags": "", "seq": "", "ack": "", "len": "", "notes": c.cause}))
         for k, (t, name, what, detail) in enumerate(self.notices):
-            if what == "error":
-                events.append((t, 0, -1 - k, {"t": fmt_t(t), "#": "", "segment": f"{name}: call failed",
-                                              "flags": "", "seq": "", "ack": "", "len": "", "notes": detail}))
+            if what in ("error", "listener") or (notices and what != "data"):
+                head = {"error": f"{name}: call failed", "listener": f"{name}: listener"}.get(what, f"{name}: app told")
+                events.append((t, 0, -1 - k, {"t": fmt_t(t), "#": "", "segment": head,
+                                              "flags": "", "seq": "", "ack": "", "len": "",
+                                              "notes": detail if what in ("error", "listener") else what}))
         events.sort(key=lambda e: (e[0], e[1], e[2]))
         return [e[3] for e in events]
 
-    def table(self, relative: bool = False, states: bool = True) -> str:
+    def table(self, relative: bool = False, states: bool = True, notices: bool = False) -> str:
         """A plain-text table of the run, one line per segment (and state change)."""
-        rows = self.rows(relative)
+        rows = self.rows(relative, notices)
         if not states:
             rows = [r for r in rows if r["#"]]
         cols = ["t", "#", "segment", "flags", "seq", "ack", "len", "notes"]

@@ -75,7 +75,7 @@ class DropPanel:
     """A scenario whose segments a reader can drop, one at a time or several."""
 
     def __init__(self, scenario, *, knobs: tuple[str, ...] = (), view: str = "figure",
-                 relative: bool = False, title: str | None = None):
+                 relative: bool = False, title: str | None = None, endpoints: tuple[str, ...] | None = None):
         self.base = copy.deepcopy(builtin(scenario) if isinstance(scenario, str) else scenario)
         load(self.base)                       # fail early, naming the field, on a bad scenario
         unknown = [k for k in knobs if k not in KNOBS]
@@ -83,18 +83,20 @@ class DropPanel:
             raise ValueError(f"unknown knob {unknown[0]!r}; known: {', '.join(KNOBS)}")
         self.knobs = tuple(knobs)
         self.view, self.relative = view, relative
+        self.endpoints = tuple(endpoints) if endpoints else None
         self.title = title or self.base.get("name", "scenario")
         self.droppable = self._droppable()
 
     def spec(self) -> dict:
         """Everything needed to rebuild this panel (see `from_spec`): plain JSON data."""
         return {"scenario": self.base, "knobs": list(self.knobs), "view": self.view,
-                "relative": self.relative, "title": self.title}
+                "relative": self.relative, "title": self.title,
+                "endpoints": list(self.endpoints) if self.endpoints else None}
 
     @classmethod
     def from_spec(cls, spec: dict) -> "DropPanel":
         return cls(spec["scenario"], knobs=tuple(spec["knobs"]), view=spec["view"],
-                   relative=spec["relative"], title=spec["title"])
+                   relative=spec["relative"], title=spec["title"], endpoints=spec.get("endpoints"))
 
     def spec_id(self) -> str:
         text = json.dumps(self.spec(), sort_keys=True, separators=(",", ":"))
@@ -151,7 +153,7 @@ class DropPanel:
     def render(self, drop=(), step: int | None = None, **knobs) -> dict:
         """Ladder SVG, state-diagram SVG and trace-table HTML for one setting."""
         trace = self.run(drop, **knobs)
-        endpoints = [e for e in trace.endpoints()][:2]
+        endpoints = list(self.endpoints) if self.endpoints else trace.endpoints()[:2]
         lad = ladder(trace, relative=self.relative, step=step)
         dia = state_diagram(self.view, trace=trace, endpoints=endpoints, step=step,
                             whatif=bool(knobs.get("two_way")))
@@ -309,6 +311,7 @@ class PanelFigure:
 
     def _repr_html_(self) -> str:
         return ('<figure class="tcpsim-panel">'
+                '<style>.tcpsim-panel svg{max-width:100%;height:auto}</style>'
                 f'<figcaption class="tcpsim-caption">{escape(self.caption)}</figcaption>'
                 '<div style="display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start">'
                 f'<div class="tcpsim-ladder" style="max-width:100%;overflow-x:auto">{self.ladder}</div>'
