@@ -33,6 +33,8 @@ class Net:
             new += h.outbox
             h.outbox.clear()
             h.changes.clear()
+            h.loops.clear()
+            h.order.clear()
             h.notices.clear()
             h.dirty.clear()
             h.born.clear()

@@ -94,7 +94,7 @@ def test_path_is_the_traces_state_changes(fixture, request):
         assert d.path[ep] == mine
         # the edges marked as taken by this endpoint, in order, retrace its states
         taken = sorted(((n, node_state(e.tail), node_state(e.head), r)
-                        for e in d.edges for r, who in e.taken.items() for (kk, n) in who if kk == k),
+                        for e in d.edges for r, who in e.taken.items() for (kk, n) in who if kk == k and n > 0),
                        key=lambda x: x[0])
         states = tr.states(ep)
         assert [(a, b) for (_, a, b, _) in taken] == list(zip(states, states[1:]))
@@ -225,3 +225,17 @@ def test_describe(lost_synack):
     assert "(rtx)" in seg[2]
     assert len(seg) == len(lost_synack.segments)
     assert describe(lost_synack, states=False) == seg
+
+
+def test_rows_that_keep_the_state_are_drawn_as_counted_loops():
+    """A lost SYN-ACK leaves both paths unchanged, but the diagram shows what
+    happened meanwhile: loops with counts on the states where it happened."""
+    plain = state_diagram("figure", run("connect-close"))
+    lossy = state_diagram("figure", run("connect-close", drop=[2]))
+    loops = {(node_state(e.tail), r.event.value, tuple(who)) for e in lossy.edges if e.tail == e.head
+             for r, who in e.taken.items()}
+    assert (State.SYN_SENT, "retransmission timeout", ((0, 0),)) in loops       # the client, once
+    assert (State.SYN_RECEIVED, "retransmission timeout", ((1, 0),)) in loops   # the server, once
+    assert (State.SYN_RECEIVED, "rcv SYN", ((1, 0),)) in loops                  # the repeated SYN
+    assert not any(e.tail == e.head for e in plain.edges)
+    assert "client ×1" in lossy.dot and plain.svg() != lossy.svg()

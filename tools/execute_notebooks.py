@@ -16,7 +16,7 @@ BOOK = Path(__file__).resolve().parent.parent / "book"
 def main(paths) -> None:
     for path in paths or sorted(BOOK.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
-        NotebookClient(nb, timeout=300, kernel_name="python3",
+        NotebookClient(nb, timeout=300, kernel_name="python3", store_widget_state=False,
                        resources={"metadata": {"path": str(BOOK)}}).execute()
         nbformat.write(nb, path)
         print("executed", path)

@@ -107,14 +107,14 @@ def node_state(nid: str) -> State:
 def trace_events(trace) -> list:
     """Every event of a run in time order: `SegmentRecord`s and `StateChange`s.
 
-    The order is that of `Trace.rows()`: by time; at equal times state changes
-    before segments; then in the order they were recorded.  Step k of a run
+    The order is that of `Trace.rows()`: by time, and at equal times in the
+    order they happened.  Step k of a run
     is "after the first k of these".
     """
-    ev = [(r.t, 1, r.i, r) for r in trace.segments]
-    ev += [(c.t, 0, k, c) for k, c in enumerate(trace.changes)]
-    ev.sort(key=lambda e: (e[0], e[1], e[2]))
-    return [e[3] for e in ev]
+    ev = [(r.t, r.order, r) for r in trace.segments]
+    ev += [(c.t, c.order, c) for c in trace.changes]
+    ev.sort(key=lambda e: (e[0], e[1]))
+    return [e[2] for e in ev]
 
 
 def _changes_until(trace, step: int | None) -> list:
@@ -303,6 +303,23 @@ def state_diagram(view="figure", trace=None, endpoints=None, step: int | None = 
                 nid = head
             current[ep] = node_state(nid)
             here.setdefault(nid, []).append(k)
+            # rows that kept the state (a retransmission, a re-ACK in TIME_WAIT,
+            # a SYN dropped by a full queue) are drawn as loops with a count
+            until = None
+            if step is not None:
+                evs = trace_events(trace)[:max(step, 0)]
+                until = evs[-1].t if evs else -1
+            for (t, name, st, rule) in getattr(trace, "loops", ()):
+                if name != ep or (until is not None and t > until):
+                    continue
+                lid = node_id(st)
+                e = edges.get((lid, lid))
+                if e is None:
+                    e = edges[(lid, lid)] = Edge(lid, lid, extra=True)
+                if rule not in e.rules:
+                    e.rules.append(rule)
+                e.taken.setdefault(rule, []).append((k, 0))
+                nodes.setdefault(lid, st)
 
     edge_list = sorted(edges.values(), key=lambda e: (LAYOUT.get(e.tail, (9, 9)), LAYOUT.get(e.head, (9, 9))))
     painted = trace is not None
@@ -386,6 +403,8 @@ def _edge_stmt(e: Edge, eps: list[str]) -> str:
     flip = LAYOUT.get(e.head, (9, 0)) < LAYOUT.get(e.tail, (9, 0))
     if flip:
         attrs.append("dir=back")
+    if e.tail == e.head and LAYOUT.get(e.tail, (9, 1))[1] == 0:
+        attrs.append('tailport="w", headport="w"')   # left column: loop on the free, outer side
     if e.taken:
         rows = []
         for r in e.rules:
@@ -395,8 +414,12 @@ def _edge_stmt(e: Edge, eps: list[str]) -> str:
                 by_ep: dict[int, list[int]] = {}
                 for k, n in e.taken[r]:
                     by_ep.setdefault(k, []).append(n)
-                tags = "  ".join(f'<FONT COLOR="{PALETTE[k]}"><B>{_h(eps[k])}: {", ".join(map(str, ns))}</B></FONT>'
-                                 for k, ns in sorted(by_ep.items()))
+                if e.tail == e.head:      # a loop: how often, not when
+                    tags = "  ".join(f'<FONT COLOR="{PALETTE[k]}"><B>{_h(eps[k])} ×{len(ns)}</B></FONT>'
+                                     for k, ns in sorted(by_ep.items()))
+                else:
+                    tags = "  ".join(f'<FONT COLOR="{PALETTE[k]}"><B>{_h(eps[k])}: {", ".join(map(str, ns))}</B></FONT>'
+                                     for k, ns in sorted(by_ep.items()))
                 rows.append(tags)
             else:
                 rows.append(text)

@@ -13,7 +13,8 @@ input carries the simulated time `now` (integer microseconds):
 
 Outputs pile up on the `Host`: `outbox` (segments to put on the wire, each
 with a flag saying whether it is a retransmission), `changes` (state changes
-with the table row that caused them) and `notices` (what the application is
+with the table row that caused them), `loops` (rows that kept the state, such
+as a retransmission timeout) and `notices` (what the application is
 told: connected, refused, reset, timed out, end of data, ...).  The caller --
 normally `network.Simulation` -- drains them after every input.
 
@@ -46,6 +47,10 @@ US = 1_000_000  # microseconds per second
 
 def us(seconds: float) -> int:
     return round(seconds * US)
+
+
+#: Rows that keep the state and are too ordinary to draw on a run's path.
+QUIET = frozenset({E.SEND, E.RCV_DATA})
 
 
 class Clock:
@@ -83,6 +88,8 @@ class Tcb:
         if rule.next is not old:
             self.state = rule.next
             self.host.changes.append((now, self.name, old, rule.next, rule))
+        elif event not in QUIET:
+            self.host.loops.append((now, self.name, old, rule))
         if rule.send:
             self._act(rule, now, seg)
         if rule.next is not old:
@@ -159,7 +166,8 @@ class Connection(Tcb):
         if not (isinstance(nbytes, int) and nbytes > 0):
             raise ValueError(f"send: number of bytes must be a positive integer, got {nbytes!r}")
         self.unsent += nbytes
-        self._call(E.SEND, "send", now, "the connection is closing or not open")
+        self._call(E.SEND, "send", now, "there is no connection any more (it ended, was reset or refused)"
+                   if self.state is S.CLOSED else "the connection is closing or not open")
         self._flush(now)
 
     def close(self, now: int) -> None:
@@ -173,7 +181,9 @@ class Connection(Tcb):
         self._close(now, "shutdown")
 
     def _close(self, now: int, call: str) -> None:
-        self._call(E.CLOSE, call, now, "the connection is already closing")
+        why = ("there is no connection any more (it ended, was reset or refused)" if self.state is S.CLOSED
+               else "the connection is already closing")
+        self._call(E.CLOSE, call, now, why)
 
     def abort(self, now: int) -> None:
         """ABORT (RFC 9293 §3.10.5), e.g. close() with SO_LINGER 0."""
@@ -206,7 +216,7 @@ class Connection(Tcb):
     def _act(self, rule: Rule, now: int, seg: Segment | None) -> None:
         send = rule.send
         if send == "ACK":
-            if (rule.event is E.RCV_FIN and rule.next is S.CLOSE_WAIT and self.host.clock.delayed_ack
+            if (rule.event is E.RCV_FIN and rule.state is S.ESTABLISHED and self.host.clock.delayed_ack
                     and not self.two_way):
                 # Linux tcp_fin(): enter "pingpong" mode, so the ACK waits for
                 # the application's FIN to ride on (TCP_DELACK_MIN).
@@ -574,13 +584,15 @@ class Connection(Tcb):
                 return
             self.rcv_nxt = seq_add(self.rcv_nxt, data)
             self.delivered += data
-            self.host.notices.append((now, self, "data", str(data)))
+            if not self.orphaned:            # after close() nobody reads
+                self.host.notices.append((now, self, "data", str(data)))
             self._fire(E.RCV_DATA, now, seg)
         # eighth step: FIN
         if fin_here and not self.peer_fin:
             self.peer_fin = True
             self.rcv_nxt = seq_add(self.rcv_nxt, 1)
-            self.host.notices.append((now, self, "eof", ""))
+            if not self.orphaned:            # after close() nobody reads the end of data
+                self.host.notices.append((now, self, "eof", ""))
             if st is S.FIN_WAIT_1 and fin_acked:       # RFC 9293: straight to TIME_WAIT
                 self._fire(E.RCV_FIN_ACK_OF_FIN, now, seg)
             else:
@@ -744,6 +756,22 @@ class ClosedPort(Tcb):
         self._reset_reply(seg, seg.dport)
 
 
+class _Log(list):
+    """An output list of a Host that also notes, in the host's `order`, which
+    list each new item went to: the caller can then take the outputs of all
+    lists in the order they happened."""
+
+    __slots__ = ("kind", "order")
+
+    def __init__(self, kind: str, order: list):
+        super().__init__()
+        self.kind, self.order = kind, order
+
+    def append(self, item) -> None:
+        list.append(self, item)
+        self.order.append(self.kind)
+
+
 class Host:
     """One machine's TCP: demultiplexes segments to connections and listeners."""
 
@@ -753,9 +781,11 @@ class Host:
         self.clock = Clock(profile)
         self.conns: dict[tuple, Connection] = {}
         self.listeners: dict[int, Listener] = {}
-        self.outbox: list[tuple[Segment, bool]] = []
-        self.changes: list[tuple] = []
-        self.notices: list[tuple] = []
+        self.order: list[str] = []        # which of the four lists below each output went to
+        self.outbox: list[tuple[Segment, bool]] = _Log("o", self.order)
+        self.changes: list[tuple] = _Log("c", self.order)
+        self.loops: list[tuple] = _Log("l", self.order)   # rows that kept the state: (t, name, state, rule)
+        self.notices: list[tuple] = _Log("n", self.order)
         self.dirty: list[Connection] = []
         self.born: list[Connection] = []
         self.now = 0

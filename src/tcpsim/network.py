@@ -143,21 +143,29 @@ class Simulation:
                 host.all.append(conn)
                 self.latest[host.name] = conn
             host.born.clear()
-        if host.changes:
-            ch = self.trace.changes
-            for (ct, name, old, new, rule) in host.changes:
-                ch.append(StateChange(ct, name, old, new, rule))
-            host.changes.clear()
-        if host.outbox:
-            out = list(host.outbox)
-            host.outbox.clear()
-            for seg, rtx in out:
-                self._transmit(seg, rtx, t, "")
-        if host.notices:
-            notes = list(host.notices)
-            host.notices.clear()
-            for (nt, conn, what, detail) in notes:
-                self.trace.notices.append((nt, conn.name, what, detail))
+        if host.order:
+            tr = self.trace
+            lists = {"c": iter(host.changes), "l": iter(host.loops), "o": iter(host.outbox),
+                     "n": iter(host.notices)}
+            reactions = []
+            for kind in host.order:          # in the order they happened
+                item = next(lists[kind])
+                if kind == "o":
+                    self._transmit(item[0], item[1], t, "")
+                elif kind == "c":
+                    ct, name, old, new, rule = item
+                    tr.changes.append(StateChange(ct, name, old, new, rule, tr.tick()))
+                elif kind == "l":
+                    tr.loops.append(item)
+                else:
+                    nt, conn, what, detail = item
+                    tr.notices.append((nt, conn.name, what, detail))
+                    tr.notice_order.append(tr.tick())
+                    reactions.append((conn, what, nt))
+            for lst in (host.changes, host.loops, host.outbox, host.notices):
+                list.clear(lst)
+            host.order.clear()
+            for conn, what, nt in reactions:
                 self._react(host.name, conn, what, nt)
         if host.dirty:
             for conn in host.dirty:
@@ -198,12 +206,12 @@ class Simulation:
             self._push(arrive, DELIVER, seg)
         elif not dropped:
             note = (note + ", " if note else "") + "no such host"
-        self.trace.segments.append(SegmentRecord(i, t, seg, dropped, rtx, arrive, note))
+        tr = self.trace
+        tr.segments.append(SegmentRecord(i, t, seg, dropped, rtx, arrive, note, tr.tick()))
         if dup is not None and arrive is not None:
-            j = i + 1
             arrive2 = arrive + dup
             self._push(arrive2, DELIVER, seg)
-            self.trace.segments.append(SegmentRecord(j, t, seg, False, False, arrive2, "duplicate"))
+            tr.segments.append(SegmentRecord(i + 1, t, seg, False, False, arrive2, "duplicate", tr.tick()))
 
     # --------------------------------------------------------------- the apps
     def _target(self, host_name: str, conn, call):
@@ -257,6 +265,7 @@ class Simulation:
             # The application's call fails, as a socket call returns an error:
             # the run goes on and the trace says so.
             self.trace.notices.append((t, e.endpoint, "error", str(e)))
+            self.trace.notice_order.append(self.trace.tick())
         self._drain(host)
 
     def _react(self, host_name: str, conn, what: str, t: int) -> None:
@@ -281,9 +290,16 @@ class Simulation:
             self._push(us(f["t"]) + ((k + 1) * 1_000_000) // f["rate"], FLOOD, k + 1)
 
 
-def run(scenario, drop=()) -> Trace:
-    """Run a scenario (a `Scenario`, a dict, or a built-in's name) and return its trace."""
+def run(scenario, drop=(), until: float | None = None) -> Trace:
+    """Run a scenario (a `Scenario`, a dict, or a built-in's name) and return its trace.
+
+    drop: positions (from 1) of segments to lose as well; until: stop at this
+    time (seconds) instead of the scenario's own end."""
+    from dataclasses import replace
+
     from .scenario import Scenario, load
     if not isinstance(scenario, Scenario):
         scenario = load(scenario)
+    if until is not None:
+        scenario = replace(scenario, until=float(until))
     return Simulation(scenario, drop).run()

@@ -49,6 +49,24 @@ def _write_panels(app, exception) -> None:
             done.add(pid)
 
 
+def _tidy_scripts(app, pagename, templatename, context, doctree) -> None:
+    """Drop the frozen ipywidget state myst-nb would embed (the page shows the
+    kernel-free twin instead; it would only add weight) and duplicate scripts."""
+    files = context.get("script_files")
+    if files:
+        kept, seen = [], set()
+        for f in files:
+            attrs = getattr(f, "attributes", {}) or {}
+            if attrs.get("type") == "application/vnd.jupyter.widget-state+json":
+                continue
+            key = (getattr(f, "filename", None) or None, tuple(sorted(attrs.items())))
+            if key in seen:   # jupyter-book 1.0 adds sphinx-thebe's config script twice:
+                continue      # "Identifier 'THEBE_JS_URL' has already been declared"
+            seen.add(key)
+            kept.append(f)
+        context["script_files"] = kept
+
+
 def _static_path(app) -> None:
     app.config.html_static_path.append(str(STATIC))
 
@@ -58,4 +76,5 @@ def setup(app):
     app.add_js_file("tcpsim-panels.js")
     app.add_css_file("tcpsim-panels.css")
     app.connect("build-finished", _write_panels)
+    app.connect("html-page-context", _tidy_scripts)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

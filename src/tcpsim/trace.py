@@ -32,12 +32,12 @@ def fmt_t(t_us: int | None) -> str:
 class SegmentRecord:
     """One transmission: the segment, when it left, when (if) it arrived."""
 
-    __slots__ = ("i", "t", "seg", "dropped", "rtx", "arrive", "note")
+    __slots__ = ("i", "t", "seg", "dropped", "rtx", "arrive", "note", "order")
 
     def __init__(self, i: int, t: int, seg: Segment, dropped: bool, rtx: bool,
-                 arrive: int | None, note: str):
+                 arrive: int | None, note: str, order: int = 0):
         self.i, self.t, self.seg, self.dropped, self.rtx = i, t, seg, dropped, rtx
-        self.arrive, self.note = arrive, note
+        self.arrive, self.note, self.order = arrive, note, order
 
     def to_dict(self) -> dict:
         s = self.seg
@@ -52,10 +52,11 @@ class SegmentRecord:
 
 
 class StateChange:
-    __slots__ = ("t", "endpoint", "old", "new", "rule")
+    __slots__ = ("t", "endpoint", "old", "new", "rule", "order")
 
-    def __init__(self, t, endpoint, old, new, rule):
+    def __init__(self, t, endpoint, old, new, rule, order: int = 0):
         self.t, self.endpoint, self.old, self.new, self.rule = t, endpoint, old, new, rule
+        self.order = order
 
     @property
     def cause(self) -> str:
@@ -76,10 +77,18 @@ class Trace:
         self.scenario = scenario
         self.segments: list[SegmentRecord] = []
         self.changes: list[StateChange] = []
+        self.loops: list[tuple] = []        # (t, endpoint, state, rule): rows that kept the state
         self.notices: list[tuple] = []
+        self.notice_order: list[int] = []   # tick() of each notice
+        self._ticks = 0
         self.final: dict[str, State] = {}
         self.isn: dict[str, int] = {}
         self.end = 0
+
+    def tick(self) -> int:
+        """A counter that orders everything recorded, within one instant too."""
+        self._ticks += 1
+        return self._ticks
 
     # -------------------------------------------------------------- queries
     def states(self, endpoint: str) -> list[State]:
@@ -142,6 +151,8 @@ class Trace:
             "segments": [r.to_dict() for r in self.segments],
             "states": states,
             "notices": [{"t": secs(t), "endpoint": n, "what": w, "detail": d} for (t, n, w, d) in self.notices],
+            "loops": [{"t": secs(t), "endpoint": n, "state": st.value, "cause": r.event.value}
+                      for (t, n, st, r) in self.loops],
             "final": {k: v.value for k, v in self.final.items()},
             "end": secs(self.end),
         }
@@ -159,26 +170,44 @@ class Trace:
             seq, ack = self.relative(r) if relative else (s.seq, s.ack)
             what = "dropped" if r.dropped else ("not delivered" if r.arrive is None else "")
             notes = ", ".join(x for x in ("retransmission" if r.rtx else "", r.note, what) if x)
-            events.append((r.t, 1, r.i, {"t": fmt_t(r.t), "#": str(r.i), "segment": f"{s.src} > {s.dst}",
+            events.append((r.t, r.order, {"t": fmt_t(r.t), "#": str(r.i), "segment": f"{s.src} > {s.dst}",
                                          "flags": s.flags, "seq": str(seq), "ack": "" if ack is None else str(ack),
                                          "len": str(s.len), "notes": notes}))
-        for k, c in enumerate(self.changes):
-            events.append((c.t, 0, k, {"t": fmt_t(c.t), "#": "", "segment": f"{c.endpoint}: {c.old.value} → {c.new.value}",
+        for c in self.changes:
+            events.append((c.t, c.order, {"t": fmt_t(c.t), "#": "", "segment": f"{c.endpoint}: {c.old.value} → {c.new.value}",
                                        "flags": "", "seq": "", "ack": "", "len": "", "notes": c.cause}))
-        for k, (t, name, what, detail) in enumerate(self.notices):
+        for (t, name, what, detail), order in zip(self.notices, self.notice_order):
             if what in ("error", "listener") or (notices and what != "data"):
                 head = {"error": f"{name}: call failed", "listener": f"{name}: listener"}.get(what, f"{name}: app told")
-                events.append((t, 0, -1 - k, {"t": fmt_t(t), "#": "", "segment": head,
+                events.append((t, order, {"t": fmt_t(t), "#": "", "segment": head,
                                               "flags": "", "seq": "", "ack": "", "len": "",
                                               "notes": detail if what in ("error", "listener") else what}))
-        events.sort(key=lambda e: (e[0], e[1], e[2]))
-        return [e[3] for e in events]
+        events.sort(key=lambda e: (e[0], e[1]))
+        return [e[2] for e in events]
 
-    def table(self, relative: bool = False, states: bool = True, notices: bool = False) -> str:
-        """A plain-text table of the run, one line per segment (and state change)."""
+    def table(self, relative: bool = False, states: bool = True, notices: bool = False,
+              since: float | None = None, until: float | None = None, about=None) -> str:
+        """A plain-text table of the run, one line per segment (and state change).
+
+        relative: seq/ack from each connection's ISNs; states: include state
+        changes; notices: include what the applications were told; since /
+        until (seconds): only that stretch of the run; about: only lines that
+        name one of these endpoints or hosts.  Columns are as wide as the lines
+        kept need."""
         rows = self.rows(relative, notices)
         if not states:
             rows = [r for r in rows if r["#"]]
+        if since is not None or until is not None:
+            lo = -1 if since is None else round(since * 1_000_000)
+            hi = 1 << 62 if until is None else round(until * 1_000_000)
+            rows = [r for r in rows if lo <= round(float(r["t"]) * 1_000_000) <= hi]
+        if about:
+            names = {about} if isinstance(about, str) else set(about)
+
+            def mentions(text: str) -> bool:
+                words = text.replace(":", " ").replace(">", " ").split()
+                return any(w in names for w in words)
+            rows = [r for r in rows if mentions(r["segment"])]
         cols = ["t", "#", "segment", "flags", "seq", "ack", "len", "notes"]
         width = {c: max([len(c)] + [len(r[c]) for r in rows]) for c in cols}
         right = {"t", "#", "seq", "ack", "len"}
@@ -198,7 +227,7 @@ class Trace:
         head = "".join(f"<th>{c}</th>" for c in ["t (s)", "#", "segment", "flags", "seq", "ack", "len", "notes"])
         body = []
         for r in rows:
-            cls = ' class="tcpsim-state"' if not r["#"] else (' class="tcpsim-dropped"' if "dropped" in r["notes"] else "")
+            cls = ' class="tcpsim-change"' if not r["#"] else (' class="tcpsim-dropped"' if "dropped" in r["notes"] else "")
             body.append(f"<tr{cls}>" + "".join(f"<td>{escape(r[c])}</td>" for c in
                                                ["t", "#", "segment", "flags", "seq", "ack", "len", "notes"]) + "</tr>")
         return f'<table class="tcpsim-trace"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'

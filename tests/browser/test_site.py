@@ -1,0 +1,155 @@
+"""The website as a reader gets it: built, served on 127.0.0.1, opened in chromium.
+
+The site is built once per session exactly as `./run.sh build` builds it
+(notebooks executed, warnings are errors).  Every page must load with no
+console errors and no request leaving the site; every drop-a-packet panel
+must work without a kernel.
+"""
+
+import functools
+import http.server
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+TOP = Path(__file__).resolve().parents[2]
+LIMIT = 3 * 1024 * 1024          # bytes per chapter page with its assets
+
+
+def pages(part=None):
+    """The site's pages from _toc.yml: all of them, or those of one part (0: the chapters)."""
+    toc = yaml.safe_load((TOP / "_toc.yml").read_text())
+    parts = toc.get("parts", [])
+    if part is not None:
+        return [c["file"] + ".html" for c in parts[part]["chapters"]]
+    return [toc["root"] + ".html"] + [c["file"] + ".html" for p in parts for c in p["chapters"]]
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory):
+    out = tmp_path_factory.mktemp("site")
+    jb = Path(sys.executable).parent / "jupyter-book"
+    r = subprocess.run([str(jb), "build", str(TOP), "--path-output", str(out), "--builder", "html",
+                        "-W", "-n", "--keep-going"], capture_output=True, text=True)
+    assert r.returncode == 0 and "build succeeded" in r.stdout, r.stdout[-3000:] + r.stderr[-3000:]
+    return out / "_build" / "html"
+
+
+@pytest.fixture(scope="session")
+def base(site):
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}/"
+    srv.shutdown()
+
+
+def open_page(browser, url):
+    page = browser.new_page(viewport={"width": 1300, "height": 1600})
+    log = {"requests": [], "errors": [], "bytes": 0, "failed": []}
+    page.on("request", lambda r: log["requests"].append(r.url))
+    page.on("console", lambda m: m.type == "error" and log["errors"].append(m.text))
+    page.on("pageerror", lambda e: log["errors"].append(str(e)))
+    page.on("requestfailed", lambda r: log["failed"].append(r.url))
+
+    def sized(resp):
+        try:
+            log["bytes"] += len(resp.body())
+        except Exception:
+            pass
+    page.on("response", sized)
+    page.goto(url, wait_until="networkidle")
+    return page, log
+
+
+@pytest.mark.parametrize("name", pages())
+def test_page_loads_offline_with_its_diagrams(browser, base, outdir, name):
+    page, log = open_page(browser, base + name)
+    outside = [u for u in log["requests"] if not u.startswith(base) and not u.startswith(("data:", "blob:"))]
+    assert outside == [], f"requests leaving the site: {outside}"
+    assert log["errors"] == [] and log["failed"] == [], (log["errors"], log["failed"])
+    assert log["bytes"] <= LIMIT, f"{name}: {log['bytes']} bytes"
+    if name != pages()[0]:
+        sizes = page.eval_on_selector_all("svg, img", """els => els.map(e => e.tagName === 'IMG'
+            ? (e.src.includes('.svg') && e.complete && e.naturalWidth > 0 ? e.getBoundingClientRect().width : 0)
+            : e.getBoundingClientRect().width)""")
+        assert sum(1 for w in sizes if w > 100) >= 2, "a ladder and a state diagram at least, drawn"
+        shot = page.screenshot(full_page=False)
+        assert len(shot) > 30_000, "the screenshot looks blank"
+    page.close()
+
+
+def panel_parts(box):
+    return [box.locator(sel).inner_html() for sel in (".tcpsim-ladder", ".tcpsim-state", ".tcpsim-table")]
+
+
+@pytest.mark.parametrize("name", pages(part=0))
+def test_every_panel_drops_and_resets_without_a_kernel(browser, base, outdir, name):
+    page, log = open_page(browser, base + name)
+    boxes = page.locator(".tcpsim-live")
+    assert boxes.count() >= 1, "every chapter has a drop-a-packet panel"
+    for k in range(boxes.count()):
+        box = boxes.nth(k)
+        box.locator(".tcpsim-drop").first.wait_for()
+        buttons = box.locator(".tcpsim-drop")
+        ladder0, state0, table0 = panel_parts(box)
+        if k == 0:
+            box.scroll_into_view_if_needed()
+            page.screenshot(path=str(outdir / f"site-{Path(name).stem}-before.png"))
+        buttons.first.click()
+        ladder1, state1, table1 = panel_parts(box)
+        assert ladder1 != ladder0 and "(lost)" in ladder1 and "(lost)" not in ladder0
+        assert table1 != table0 and "dropped" in table1
+        if k == 0:
+            box.scroll_into_view_if_needed()
+            page.screenshot(path=str(outdir / f"site-{Path(name).stem}-after.png"))
+        buttons.first.click()                       # undo
+        changed_state = False
+        for i in range(buttons.count()):
+            buttons.nth(i).click()
+            changed_state = changed_state or panel_parts(box)[1] != state0
+            buttons.nth(i).click()
+        assert changed_state, "some drop changes a state path"
+        buttons.nth(0).click()
+        buttons.nth(1).click()
+        assert buttons.nth(2).is_disabled(), "the page offers only the pre-computed pairs"
+        box.locator(".tcpsim-reset").click()
+        assert panel_parts(box) == [ladder0, state0, table0]
+    assert log["errors"] == []
+    page.close()
+
+
+def test_a_panel_without_its_data_says_so(browser, base):
+    page = browser.new_page()
+    page.route("**/_static/tcpsim/panel-*.js", lambda route: route.abort())
+    page.goto(base + pages()[1], wait_until="networkidle")
+    msg = page.locator(".tcpsim-error").first
+    msg.wait_for()
+    assert "missing" in msg.inner_text() and "rebuild the site" in msg.inner_text()
+    page.close()
+
+
+def test_search_download_dark_mode_and_print(browser, base):
+    page, log = open_page(browser, base + "search.html?q=TIME_WAIT")
+    page.wait_for_selector("#search-results li", timeout=20_000)
+    assert page.locator("#search-results li").count() >= 2
+    page.close()
+    page, log = open_page(browser, base + pages()[1])
+    nb = page.request.get(base + "_sources/" + pages()[1].replace(".html", ".ipynb"))
+    assert nb.ok and '"cells"' in nb.text()
+    page.evaluate("() => { localStorage.setItem('mode', 'dark'); }")
+    page.reload(wait_until="networkidle")
+    assert page.evaluate("() => document.documentElement.dataset.theme") == "dark"
+    fills = page.eval_on_selector_all(".tcpsim-ladder svg > rect", "els => els.map(e => e.getAttribute('fill'))")
+    assert fills and fills[0].lower() in ("#fff", "#ffffff", "white"), "diagrams keep their light ground in dark mode"
+    pdf = page.pdf()
+    assert len(pdf) > 50_000
+    assert log["errors"] == []
+    page.close()
