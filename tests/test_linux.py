@@ -132,3 +132,28 @@ def test_syn_retransmission_schedule_matches_kernel():
         assert s <= k <= s * 1.05 + 0.1
     gave_up = [c.t / 1e6 for c in trace.changes if c.endpoint == "client" and c.new.value == "CLOSED"][0]
     assert gave_up <= case["connect_failed_after"] <= gave_up * 1.05
+
+
+def _listener_scenario(clients: int, gap: float, drop_acks: bool) -> dict:
+    eps = {f"c{i}": {"port": 40000, "isn": 1000 * i,
+                     "calls": [{"t": round(gap * i, 3), "call": "connect", "to": "server"}]}
+           for i in range(1, clients + 1)}
+    eps["server"] = {"port": 5000, "isn": 5000, "backlog": 1, "accept": False,
+                     "calls": [{"t": 0, "call": "listen"}]}
+    sc = {"profile": "linux", "overrides": {"syncookies": 0}, "delay": 0.00002, "until": 0.9, "endpoints": eps}
+    if drop_acks:
+        sc["network"] = {"rules": [{"action": "drop", "dst": "server", "flags": "A", "nth": "all"}]}
+    return sc
+
+
+def test_both_listener_queues_hold_backlog_plus_one():
+    case = json.loads((DATA / "queues.json").read_text())
+    tr = run(_listener_scenario(4, 0.05, drop_acks=True))
+    first = [r for r in tr.segments if not r.rtx]
+    assert sum(r.seg.flags == "S" for r in first) == case["syn_queue"]["syns"]
+    assert sum(r.seg.flags == "SA" for r in first) == case["syn_queue"]["synacks"]
+    tr = run(_listener_scenario(5, 0.1, drop_acks=False))
+    established = [n for n, st in tr.final.items() if n.startswith("server") and st.value == "ESTABLISHED"]
+    assert len(established) == case["accept_queue"]["established"]
+    answered = {r.seg.dst for r in tr.segments if r.seg.flags == "SA"}
+    assert len(answered) == case["accept_queue"]["clients"] - case["accept_queue"]["unanswered_syns"]

@@ -611,10 +611,12 @@ class Listener(Tcb):
 
     A SYN creates a child `Connection` (the RFC's LISTEN TCB going to
     SYN_RECEIVED) which waits in the SYN queue until the final ACK arrives; it
-    then moves to the accept queue until the application calls accept().  The
-    SYN queue holds at most `backlog` half-open children (Linux
-    inet_csk_reqsk_queue_is_full) and the accept queue `backlog + 1`
-    established ones (sk_acceptq_is_full tests `>`).
+    then moves to the accept queue until the application calls accept().  Both
+    queues hold `backlog + 1` connections, as a 6.18 kernel showed
+    (tests/data/linux/queues.json): inet_csk_reqsk_queue_is_full and
+    sk_acceptq_is_full both test `>` (the SYN queue's test was `>=` before
+    Linux 6.13).  A SYN is dropped when either queue is full (without SYN
+    cookies).
     """
 
     __slots__ = ("lport", "backlog", "synq", "acceptq", "children", "auto_accept", "cookies_sent",
@@ -709,7 +711,7 @@ class Listener(Tcb):
             self._fire(E.RCV_SYN_DROPPED, now, seg)
             return
         cookies = self.host.profile.syncookies
-        if cookies == 2 or len(self.synq) >= self.backlog:
+        if cookies == 2 or len(self.synq) > self.backlog:   # Linux >= 6.13: backlog + 1 half-open
             if cookies:
                 self.cookies_sent = True
                 self._fire(E.RCV_SYN_COOKIE, now, seg)
