@@ -94,6 +94,8 @@ def stimulate(rule):
             lst.abort(0)
             return lst, net.collect()
         if ev in (E.RCV_SYN, E.RCV_SYN_DROPPED, E.RCV_SYN_COOKIE, E.RCV_SYN_TWO_WAY):
+            if ev is E.RCV_SYN_DROPPED:           # backlog 0 still holds one half-open connection
+                net.inject("a", Segment(src="b", sport=4999, dst="a", dport=80, flags="S", seq=7))
             out = net.inject("a", mk("S", 1000))
             return (net.conn("a") if net.a.conns else lst), out
         if ev is E.RCV_ACK:
