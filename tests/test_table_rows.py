@@ -97,7 +97,8 @@ def stimulate(rule):
             if ev is E.RCV_SYN_DROPPED:           # backlog 0 still holds one half-open connection
                 net.inject("a", Segment(src="b", sport=4999, dst="a", dport=80, flags="S", seq=7))
             out = net.inject("a", mk("S", 1000))
-            return (net.conn("a") if net.a.conns else lst), out
+            child = net.a.conns.get((80, "b", 5000))
+            return (child if child is not None else lst), out
         if ev is E.RCV_ACK:
             return lst, net.inject("a", mk("A", 1001, 77))
         if ev is E.RCV_RST:
