@@ -9,6 +9,9 @@
    a changed drop set and re-render the state diagram (with the run's path)
    and the ladder diagram (target: at most 100 ms median, and at most 1.5x
    the bare `dot` call for the same graph).
+4. A clean build of the website, executing every notebook (target: at most
+   120 s), and on the built site, in Chromium, the time from clicking a drop
+   button to the next painted frame (target: at most 100 ms).
 
 Timings use time.perf_counter and report the median of several repeats; they
 are measurements, not tests.
@@ -18,8 +21,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from .network import Simulation
 from .scenario import load
@@ -58,10 +64,66 @@ def flood(cookies: int, count: int = 100_000):
     return Simulation(load(flood_scenario(cookies, count))).run()
 
 
+TOP = Path(__file__).resolve().parents[2]
+
+
+def build_site(out: Path) -> float:
+    """A clean build of the whole website, executing every notebook; seconds taken."""
+    jb = Path(sys.executable).parent / "jupyter-book"
+    t0 = time.perf_counter()
+    r = subprocess.run([str(jb), "build", str(TOP), "--path-output", str(out), "--builder", "html",
+                        "-W", "-n", "--keep-going"], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit("the website build failed:\n" + r.stdout[-2000:] + r.stderr[-2000:])
+    return time.perf_counter() - t0
+
+
+def website_redraw(site: Path, repeats: int = 3) -> dict:
+    """Median time from a click on a drop button to the next painted frame, in Chromium."""
+    import functools
+    import http.server
+    import threading
+
+    from playwright.sync_api import sync_playwright
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{srv.server_address[1]}/"
+    times, sizes = [], {}
+    try:
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"])
+            page = b.new_page(viewport={"width": 1300, "height": 1400})
+            for html in sorted((site / "book").glob("*.html")):
+                page.goto(base + f"book/{html.name}", wait_until="networkidle")
+                n = page.locator(".tcpsim-drop").count()
+                for _ in range(repeats):
+                    for i in range(n):
+                        ms = page.evaluate("""async (i) => {
+                            const b = document.querySelectorAll('.tcpsim-drop')[i];
+                            const t0 = performance.now();
+                            b.click();
+                            await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+                            const t1 = performance.now();
+                            b.click();
+                            return t1 - t0; }""", i)
+                        times.append(ms)
+            b.close()
+    finally:
+        srv.shutdown()
+    return {"clicks": len(times), "median_ms": round(statistics.median(times), 1) if times else None,
+            "max_ms": round(max(times), 1) if times else None}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tcpsim.bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=5, help="repeats per measurement (median reported)")
-    ap.add_argument("--only", choices=("subsets", "flood", "widget"), help="run one benchmark only")
+    ap.add_argument("--only", choices=("subsets", "flood", "widget", "site"), help="run one benchmark only")
     args = ap.parse_args(argv)
     r = max(1, args.repeats)
     print(f"python {sys.version.split()[0]}, median of {r} runs")
@@ -84,6 +146,13 @@ def main(argv=None) -> int:
             res = bench_widget(repeats=max(20, r * 10))
             for k, v in res.items():
                 print(f"widget {k}: {v}")
+    if args.only in (None, "site"):
+        with tempfile.TemporaryDirectory() as tmp:
+            secs = build_site(Path(tmp))
+            print(f"clean website build, every notebook executed: {secs:7.1f} s   (target <= 120 s)")
+            r = website_redraw(Path(tmp) / "_build" / "html")
+            print(f"website drop toggle to next painted frame: median {r['median_ms']} ms, "
+                  f"max {r['max_ms']} ms over {r['clicks']} clicks   (target <= 100 ms)")
     return 0
 
 

@@ -584,19 +584,19 @@ class Connection(Tcb):
                 return
             self.rcv_nxt = seq_add(self.rcv_nxt, data)
             self.delivered += data
+            self._fire(E.RCV_DATA, now, seg)
             if not self.orphaned:            # after close() nobody reads
                 self.host.notices.append((now, self, "data", str(data)))
-            self._fire(E.RCV_DATA, now, seg)
         # eighth step: FIN
         if fin_here and not self.peer_fin:
             self.peer_fin = True
             self.rcv_nxt = seq_add(self.rcv_nxt, 1)
-            if not self.orphaned:            # after close() nobody reads the end of data
-                self.host.notices.append((now, self, "eof", ""))
             if st is S.FIN_WAIT_1 and fin_acked:       # RFC 9293: straight to TIME_WAIT
                 self._fire(E.RCV_FIN_ACK_OF_FIN, now, seg)
             else:
                 self._fire(E.RCV_FIN, now, seg)
+            if not self.orphaned:            # after close() nobody reads the end of data
+                self.host.notices.append((now, self, "eof", ""))
 
     def _retransmitted_fin(self, now: int) -> None:
         self._fire(E.RCV_FIN, now)
