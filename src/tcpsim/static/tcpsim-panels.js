@@ -110,15 +110,28 @@
     update();
     box.tcpsim = {update: update};
   }
+  function unpack(packed) {
+    /* base64 of gzipped JSON (see tcpsim/sphinx.py) */
+    if (typeof packed !== "string") return Promise.resolve(packed);
+    var bin = atob(packed), bytes = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+    return new Response(stream).text().then(JSON.parse);
+  }
+  function ready(box, id) {
+    unpack(window.tcpsimPanels[id]).then(function (data) { build(box, data); }, function (e) {
+      fail(box, "This panel's pre-computed runs could not be read (" + e + "); rebuild the site.");
+    });
+  }
   function start() {
     window.tcpsimPanels = window.tcpsimPanels || {};
     document.querySelectorAll(".tcpsim-live").forEach(function (box) {
       var id = box.dataset.tcpsimPanel;
-      if (window.tcpsimPanels[id]) { build(box, window.tcpsimPanels[id]); return; }
+      if (window.tcpsimPanels[id]) { ready(box, id); return; }
       var s = document.createElement("script");
       s.src = root() + "_static/tcpsim/panel-" + id + ".js";
       s.onload = function () {
-        if (window.tcpsimPanels[id]) build(box, window.tcpsimPanels[id]);
+        if (window.tcpsimPanels[id]) ready(box, id);
         else fail(box, "This panel's pre-computed runs are missing (panel " + id + "); rebuild the site.");
       };
       s.onerror = function () {
