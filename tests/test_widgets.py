@@ -59,3 +59,11 @@ def test_widget_toggle_redraws_and_reset_restores(panel):
 def test_unknown_drop_is_a_clear_error(panel):
     with pytest.raises(ValueError, match="no segment 9 to drop; choose from 1 to 6"):
         panel.show(drop=[9])
+
+
+def test_delay_knob_offers_the_scenarios_own_value_first():
+    p = DropPanel("connect-close", knobs=("delay",))
+    assert p.knob_values("delay") == (0.05, 0.005, 0.25) and p.defaults() == {"delay": 0.05}
+    slow = p.run([2], delay=0.25)
+    assert [r.t for r in slow.segments][:2] == [0, 250_000]
+    assert "|delay=0.25" in p.variants(max_drops=0)

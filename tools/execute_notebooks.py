@@ -16,6 +16,9 @@ BOOK = Path(__file__).resolve().parent.parent / "book"
 def main(paths) -> None:
     for path in paths or sorted(BOOK.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
+        # JupyterLab asks which kernel to use when a notebook does not say
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                     "language": "python"}
         NotebookClient(nb, timeout=300, kernel_name="python3", store_widget_state=False,
                        resources={"metadata": {"path": str(BOOK)}}).execute()
         nbformat.write(nb, path)

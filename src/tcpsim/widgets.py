@@ -61,9 +61,11 @@ KNOBS = {
     "time_wait": "TIME_WAIT on (off is not TCP)",
     "two_way": "two-way handshake (not TCP)",
     "profile": "profile",
+    "delay": "one-way delay (s)",
 }
 #: The values `variants()` pre-renders for each knob, the default first.
-KNOB_VALUES = {"time_wait": (True, False), "two_way": (False, True), "profile": ("linux", "rfc9293")}
+KNOB_VALUES = {"time_wait": (True, False), "two_way": (False, True), "profile": ("linux", "rfc9293"),
+               "delay": (0.05, 0.005, 0.25)}
 
 
 def knob_key(knobs: dict) -> str:
@@ -102,9 +104,14 @@ class DropPanel:
         text = json.dumps(self.spec(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
+    def knob_values(self, knob: str) -> tuple:
+        """The values a knob offers, this panel's scenario's own value first."""
+        own = {"profile": self.base.get("profile", "linux"), "delay": self.base.get("delay", 0.05)}.get(knob)
+        values = KNOB_VALUES[knob]
+        return values if own is None else (own,) + tuple(v for v in values if v != own)
+
     def defaults(self) -> dict:
-        return {k: KNOB_VALUES[k][0] if k != "profile" else self.base.get("profile", "linux")
-                for k in self.knobs}
+        return {k: self.knob_values(k)[0] for k in self.knobs}
 
     # ------------------------------------------------------------- the runs
     def _droppable(self) -> list[Droppable]:
@@ -120,7 +127,7 @@ class DropPanel:
         return out
 
     def scenario(self, drop=(), *, time_wait: bool = True, two_way: bool = False,
-                 profile: str | None = None) -> dict:
+                 profile: str | None = None, delay: float | None = None) -> dict:
         """The scenario dict with these segments dropped and these knobs set."""
         sc = copy.deepcopy(self.base)
         chosen = [self._find(d) for d in drop]
@@ -136,6 +143,8 @@ class DropPanel:
             sc["whatif"] = whatif
         if profile is not None:
             sc["profile"] = profile
+        if delay is not None:
+            sc["delay"] = delay
         return sc
 
     def _find(self, d) -> Droppable:
@@ -177,7 +186,7 @@ class DropPanel:
         idx = [d.index for d in self.droppable]
         for n in range(max_drops + 1):
             for combo in itertools.combinations(idx, n):
-                for values in itertools.product(*(KNOB_VALUES[k] for k in names)):
+                for values in itertools.product(*(self.knob_values(k) for k in names)):
                     knobs = dict(zip(names, values))
                     r = self.render(combo, **knobs)
                     key = ",".join(map(str, combo)) + "|" + knob_key(knobs)
@@ -193,7 +202,7 @@ class DropPanel:
             table[key] = [strings.setdefault(v[part], len(strings)) for part in ("ladder", "state", "table")]
         return {"id": self.spec_id(), "title": self.title, "max_drops": max_drops,
                 "droppable": [{"index": d.index, "label": d.label} for d in self.droppable],
-                "knobs": [{"name": k, "label": KNOBS[k], "values": list(KNOB_VALUES[k]),
+                "knobs": [{"name": k, "label": KNOBS[k], "values": list(self.knob_values(k)),
                            "default": self.defaults()[k]} for k in sorted(self.knobs)],
                 "strings": list(strings), "variants": table}
 
@@ -221,8 +230,11 @@ class DropPanel:
         if "two_way" in self.knobs:
             knob_w["two_way"] = w.Checkbox(value=False, description=KNOBS["two_way"], indent=False)
         if "profile" in self.knobs:
-            knob_w["profile"] = w.Dropdown(options=["linux", "rfc9293"], value=self.base.get("profile", "linux"),
-                                           description="profile")
+            knob_w["profile"] = w.Dropdown(options=list(self.knob_values("profile")),
+                                           value=self.defaults()["profile"], description="profile")
+        if "delay" in self.knobs:
+            knob_w["delay"] = w.Dropdown(options=sorted(self.knob_values("delay")),
+                                         value=self.defaults()["delay"], description=KNOBS["delay"])
         step = w.IntSlider(value=0, min=0, max=1, description="step", continuous_update=True)
         play = w.Play(value=0, min=0, max=1, interval=700, description="play")
         w.jslink((play, "value"), (step, "value"))
@@ -259,6 +271,9 @@ class DropPanel:
                 knob_w["time_wait"].value = True
             if "two_way" in knob_w:
                 knob_w["two_way"].value = False
+            for k in ("profile", "delay"):
+                if k in knob_w:
+                    knob_w[k].value = self.defaults()[k]
             state["busy"] = False
             redraw()
 

@@ -122,6 +122,17 @@ def test_every_panel_drops_and_resets_without_a_kernel(browser, base, outdir, na
         assert buttons.nth(2).is_disabled(), "the page offers only the pre-computed pairs"
         box.locator(".tcpsim-reset").click()
         assert panel_parts(box) == [ladder0, state0, table0]
+        knobs = box.locator(".tcpsim-knob input, .tcpsim-knob select")
+        for j in range(knobs.count()):              # every what-if knob changes the run
+            knob = knobs.nth(j)
+            if knob.evaluate("e => e.tagName") == "SELECT":
+                options = knob.locator("option").all_inner_texts()
+                knob.select_option(next(o for o in options if o != knob.input_value()))
+            else:
+                knob.click()
+            assert panel_parts(box)[2] != table0, "a knob alone changes the run"
+            box.locator(".tcpsim-reset").click()
+            assert panel_parts(box) == [ladder0, state0, table0]
     assert log["errors"] == []
     page.close()
 

@@ -58,9 +58,12 @@
         label.appendChild(document.createTextNode(" " + k.label));
       } else {
         input = el("select", {});
-        k.values.forEach(function (v) { var o = el("option", {"value": v}, v); input.appendChild(o); });
-        input.value = k.default;
-        input.addEventListener("change", function () { knobs[k.name] = input.value; update(); });
+        k.values.slice().sort().forEach(function (v) { input.appendChild(el("option", {"value": String(v)}, String(v))); });
+        input.value = String(k.default);
+        input.addEventListener("change", function () {
+          knobs[k.name] = typeof k.default === "number" ? Number(input.value) : input.value;
+          update();
+        });
         label.appendChild(document.createTextNode(k.label + " "));
         label.appendChild(input);
       }
@@ -73,7 +76,7 @@
       data.knobs.forEach(function (k) {
         knobs[k.name] = k.default;
         if (typeof k.default === "boolean") knobInputs[k.name].checked = k.default;
-        else knobInputs[k.name].value = k.default;
+        else knobInputs[k.name].value = String(k.default);
       });
       update();
     });
