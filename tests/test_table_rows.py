@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import Net, S, established, reach, seg_to
-from tcpsim.endpoint import Connection, Host, Tcb
+from helpers import Net, S, reach, seg_to
+from tcpsim.endpoint import Tcb
 from tcpsim.errors import IllegalCall
 from tcpsim.segment import Segment, seq_add
 from tcpsim.table import RULES, TABLE, Event

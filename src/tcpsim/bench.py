@@ -93,7 +93,7 @@ def website_redraw(site: Path, repeats: int = 3) -> dict:
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{srv.server_address[1]}/"
-    times, sizes = [], {}
+    times = []
     try:
         with sync_playwright() as p:
             b = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
@@ -132,7 +132,7 @@ def main(argv=None) -> int:
         print(f"4096 loss subsets of connect-close:          {m:7.3f} s   (target <= 3 s)")
     if args.only in (None, "flood"):
         for cookies in (0, 1):
-            m = _median(lambda: flood(cookies), max(1, r // 2))
+            m = _median(lambda c=cookies: flood(c), max(1, r // 2))
             tr = flood(cookies)
             ok = "connected" in tr.notices_of("client")
             print(f"SYN flood 100,000 SYNs, syncookies={cookies}:      {m:7.3f} s   (target <= 5 s); "

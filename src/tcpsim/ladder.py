@@ -47,7 +47,6 @@ import math
 from html import escape
 from pathlib import Path
 
-from .segment import seq_diff
 from .states import State
 from .trace import StateChange
 
@@ -641,7 +640,7 @@ def ladder(trace, relative: bool = False, step: int | None = None, hosts=None,
         *heads,
         *out,
         *arrows,
-        f'<g stroke="#FFFFFF" stroke-width="3" stroke-linejoin="round" paint-order="stroke">',
+        '<g stroke="#FFFFFF" stroke-width="3" stroke-linejoin="round" paint-order="stroke">',
         *axis,
         *front,
         "</g>",

@@ -7,6 +7,7 @@ is the project's exchange format (documented in the README):
                    "sport", "dport", "arrive", "rtx", "note", "i"}, ...],
      "states":   {name: [{"t", "from", "to", "cause", "rule"}, ...]},
      "notices":  [{"t", "endpoint", "what", "detail"}, ...],
+     "loops":    [{"t", "endpoint", "state", "cause"}, ...],
      "final":    {name: state}, "end": seconds}
 """
 
