@@ -19,8 +19,10 @@ def main(paths) -> None:
         # JupyterLab asks which kernel to use when a notebook does not say
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
                                      "language": "python"}
-        NotebookClient(nb, timeout=300, kernel_name="python3", store_widget_state=False,
+        NotebookClient(nb, timeout=300, kernel_name="python3", store_widget_state=False, record_timing=False,
                        resources={"metadata": {"path": str(BOOK)}}).execute()
+        for cell in nb.cells:                       # no wall-clock times in the book's files
+            cell.metadata.pop("execution", None)
         nbformat.write(nb, path)
         print("executed", path)
 

@@ -499,7 +499,11 @@ def ladder(trace, relative: bool = False, step: int | None = None, hosts=None,
         x1, y1 = X[s.src], Y(r.t)
         x2, y2 = X[s.dst], Y(land(r))
         if r.dropped:
-            x2, y2 = (x1 + x2) / 2, (y1 + y2) / 2
+            # stop half-way -- or, when another host's timeline lies between,
+            # half-way to the nearest one, so the ✕ is not read as that host's
+            between = [x for h, x in X.items() if h not in (s.src, s.dst) and min(x1, x2) < x < max(x1, x2)]
+            f = 0.5 if not between else 0.5 * abs(min(between, key=lambda x: abs(x - x1)) - x1) / abs(x2 - x1)
+            x2, y2 = x1 + (x2 - x1) * f, y1 + (y2 - y1) * f
         dx, dy = x2 - x1, y2 - y1
         length = math.hypot(dx, dy) or 1.0
         ux, uy = dx / length, dy / length
