@@ -23,6 +23,9 @@ def main(paths) -> None:
                        resources={"metadata": {"path": str(BOOK)}}).execute()
         for cell in nb.cells:                       # no wall-clock times in the book's files
             cell.metadata.pop("execution", None)
+            for out in cell.get("outputs", []):     # a widget's model id changes on every run and
+                out.get("data", {}).pop("application/vnd.jupyter.widget-view+json", None)  # means
+                # nothing without the kernel that made it; its text/html twin stays
         nbformat.write(nb, path)
         print("executed", path)
 

@@ -214,7 +214,8 @@ class DropPanel:
         return (f'<div class="tcpsim-live" data-tcpsim-panel="{self.spec_id()}">'
                 f'<script type="application/json" class="tcpsim-spec">{spec}</script>'
                 f'<div class="tcpsim-controls" role="group" aria-label="drop segments">'
-                f'<p class="tcpsim-note">The drop controls need JavaScript.</p></div>{fig}</div>')
+                f'<p class="tcpsim-note">The drop controls appear here on the website (with JavaScript), '
+                f'or live when this cell runs in JupyterLab.</p></div>{fig}</div>')
 
     # ---------------------------------------------------------- the widget
     def widget(self):
