@@ -23,6 +23,15 @@ def main(paths) -> None:
                        resources={"metadata": {"path": str(BOOK)}}).execute()
         for cell in nb.cells:                       # no wall-clock times in the book's files
             cell.metadata.pop("execution", None)
+            merged = []                             # one stream output, however the kernel split it
+            for out in cell.get("outputs", []):
+                if (out.get("output_type") == "stream" and merged and merged[-1].get("output_type") == "stream"
+                        and merged[-1]["name"] == out["name"]):
+                    merged[-1]["text"] += out["text"]
+                else:
+                    merged.append(out)
+            if cell.cell_type == "code":
+                cell.outputs = merged
             for out in cell.get("outputs", []):     # a widget's model id changes on every run and
                 out.get("data", {}).pop("application/vnd.jupyter.widget-view+json", None)  # means
                 # nothing without the kernel that made it; its text/html twin stays
