@@ -123,3 +123,19 @@ def test_cli_bad_file(tmp_path):
     bad.write_text("{not json")
     r = cli("run", str(bad))
     assert r.returncode == 2 and "not valid JSON" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_call_can_name_its_connection():
+    """Two connections from one host; closing the first by name leaves the second open."""
+    d = {"endpoints": {
+        "client": {"port": 40000, "isn": 100, "calls": [
+            {"t": 0, "call": "connect", "to": "server"},
+            {"t": 0.5, "call": "connect", "to": "server", "sport": 40001},
+            {"t": 1, "call": "close", "conn": "client"}]},
+        "server": {"port": 80, "isn": 300, "calls": [{"t": 0, "call": "listen"}, {"on": "eof", "call": "close"}]}},
+        "until": 5}
+    tr = run(d)
+    assert tr.final["client"].value == "TIME_WAIT" and tr.final["client#2"].value == "ESTABLISHED"
+    d["endpoints"]["client"]["calls"][2]["conn"] = "client#7"
+    with pytest.raises(ScenarioError, match=r"calls\[2\]: close: client has no connection named 'client#7'"):
+        run(d)

@@ -217,6 +217,12 @@ class Simulation:
     def _target(self, host_name: str, conn, call):
         if conn is not None:
             return conn
+        if call.conn is not None:
+            for c in self.hosts[host_name].all:
+                if c.name == call.conn:
+                    return c
+            raise ScenarioError(call.where, f"{call.name}: {host_name} has no connection named {call.conn!r} "
+                                            f"at t={self.now / 1e6:g} s")
         if call.target == "listener":
             host = self.hosts[host_name]
             if not host.listeners:

@@ -24,7 +24,9 @@ A scenario is a dict (or a JSON/YAML file) like this::
                  "flood": {"t": 0, "count": 1000, "rate": 1000, "dst": "server", "dport": 80}}}
 
 Calls: listen, connect (to, port, sport, isn), send (bytes), close, shutdown,
-abort, accept (count).  A call has either "t" (seconds) or "on" (what the
+abort, accept (count).  send, close, shutdown and abort act on the host's
+latest connection unless "conn" names one ("client#2"; a host's first
+connection has the host's name).  A call has either "t" (seconds) or "on" (what the
 application reacts to: connected, accepted, eof, data, reset, refused,
 timed out) with an optional "after" delay.  Every problem raises
 `ScenarioError` naming the field, e.g. ``endpoints.client.calls[1].t``.
@@ -60,6 +62,7 @@ class Call:
     bytes: int = 0
     count: int = 1
     target: str | None = None
+    conn: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,7 +152,7 @@ PORT = (1, 65535)
 
 def _call(c, where, names) -> Call:
     c = _obj(c, where)
-    _keys(c, ("t", "on", "after", "call", "to", "port", "sport", "isn", "bytes", "count", "target"), where)
+    _keys(c, ("t", "on", "after", "call", "to", "port", "sport", "isn", "bytes", "count", "target", "conn"), where)
     if "call" not in c:
         raise ScenarioError(f"{where}.call", f"missing; one of {', '.join(CALLS)}")
     name = _str(c["call"], f"{where}.call", CALLS)
@@ -185,6 +188,10 @@ def _call(c, where, names) -> Call:
         kw["count"] = _int(c["count"], f"{where}.count", 1)
     if "target" in c:
         kw["target"] = _str(c["target"], f"{where}.target", ("listener",))
+    if "conn" in c:
+        if name in ("listen", "connect", "accept"):
+            raise ScenarioError(f"{where}.conn", f"{name} does not act on an existing connection")
+        kw["conn"] = _str(c["conn"], f"{where}.conn")
     return Call(**kw)
 
 

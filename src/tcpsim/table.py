@@ -232,7 +232,6 @@ for _r in _ROWS:
         raise AssertionError(f"duplicate row for {key}")
     TABLE[key] = _r
 RULES: tuple[Rule, ...] = tuple(_ROWS)
-del _ROWS
 
 
 def lookup(state: State, event: Event) -> Rule | None:
