@@ -201,7 +201,7 @@ for _s in (S.FIN_WAIT_1, S.FIN_WAIT_2):
 _row(S.ESTABLISHED, E.RCV_FIN, S.CLOSE_WAIT, "ACK", R + "§3.10.7.4 (eighth step)", "peer closed", figure=True)
 _row(S.FIN_WAIT_1, E.RCV_ACK_OF_FIN, S.FIN_WAIT_2, "", R + "§3.10.7.4 (fifth step)", "our FIN acked", figure=True)
 _row(S.FIN_WAIT_1, E.RCV_FIN, S.CLOSING, "ACK", R + "§3.10.7.4 (eighth step)", "simultaneous close", figure=True)
-_row(S.FIN_WAIT_1, E.RCV_FIN_ACK_OF_FIN, S.TIME_WAIT, "ACK", R + "§3.10.7.4 (eighth step)",
+_row(S.FIN_WAIT_1, E.RCV_FIN_ACK_OF_FIN, S.TIME_WAIT, "ACK", R + "§3.10.7.4 (eighth step); §3.3.2 Note 2",
      "FIN that also acks our FIN", figure=True)
 _row(S.FIN_WAIT_2, E.RCV_FIN, S.TIME_WAIT, "ACK", R + "§3.10.7.4 (eighth step)", "peer closed too", figure=True)
 _row(S.CLOSING, E.RCV_ACK_OF_FIN, S.TIME_WAIT, "", R + "§3.10.7.4 (fifth step)", "our FIN acked", figure=True)
