@@ -486,6 +486,7 @@ def ladder(trace, relative: bool = False, step: int | None = None, hosts=None,
     for r in segs:
         if r.i in shown_segs:
             twins.setdefault((r.seg, r.t, r.arrive, r.dropped, r.rtx, r.note), []).append(r.i)
+    stacked: dict[tuple, int] = {}
     for r in segs:
         if r.i not in shown_segs:
             continue
@@ -498,6 +499,11 @@ def ladder(trace, relative: bool = False, step: int | None = None, hosts=None,
         color = PALETTE[col[s.src] % len(PALETTE)]
         x1, y1 = X[s.src], Y(r.t)
         x2, y2 = X[s.dst], Y(land(r))
+        # different segments leaving one host for another at the same instant
+        # (a retransmitted FIN and an ACK, say) are drawn a little apart
+        k = stacked.get((s.src, s.dst, r.t), 0)
+        stacked[(s.src, s.dst, r.t)] = k + 1
+        y1, y2 = y1 + 16 * k, y2 + 16 * k
         if r.dropped:
             # stop half-way -- or, when another host's timeline lies between,
             # half-way to the nearest one, so the ✕ is not read as that host's
