@@ -53,6 +53,7 @@ def _peer_segment(net, conn, event):
         E.RCV_ACK: seg_to(conn, "A", rn, nxt),
         E.RCV_BAD_ACK: seg_to(conn, "A", rn, nxt + 1000),
         E.RCV_DATA_AFTER_CLOSE: seg_to(conn, "PA", rn, una, 10),
+        E.RCV_ACK_UNSENT: seg_to(conn, "A", rn, nxt + 1000),
     }[event]
 
 

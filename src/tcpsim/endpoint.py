@@ -380,7 +380,7 @@ class Connection(Tcb):
         p = self.host.profile
         syn = self.state is S.SYN_SENT or (self.state is S.SYN_RECEIVED and not self.from_listen)
         if self.state is S.SYN_RECEIVED and self.from_listen:
-            return self.retries >= p.synack_retries
+            return self.retries >= self.listener.synack_limit()
         limit = p.syn_retries if syn else (p.orphan_retries if self.orphaned else p.retries2)
         if not p.retry_budget_in_time:
             return self.retries >= limit
@@ -548,7 +548,7 @@ class Connection(Tcb):
             st = self.state
         else:
             if seq_lt(self.snd_nxt, ack):          # acks something not yet sent
-                self._fire(E.RCV_UNACCEPTABLE, now, seg)
+                self._fire(E.RCV_ACK_UNSENT, now, seg)
                 return
             if seq_lt(self.snd_una, ack):
                 self._ack_advanced(ack, now, seg.tsecr)
@@ -662,6 +662,23 @@ class Listener(Tcb):
 
     def accept_full(self) -> bool:
         return len(self.acceptq) > self.backlog
+
+    def synack_limit(self) -> int:
+        """How many SYN-ACK timeouts a half-open connection may have.
+
+        Linux (reqsk_timer_handler) prunes a clogged SYN queue: when it is more
+        than half of max(8, backlog) full and fewer than half of its entries
+        are "young" (never timed out), old entries get fewer retries, down to
+        2 -- so a SYN flood's entries die after about 7 s, not 63 s
+        (tests/data/linux/prune.json)."""
+        limit = self.host.profile.synack_retries
+        qlen = len(self.synq)
+        if self.host.profile.synq_pruning and 2 * qlen > max(8, self.backlog):
+            young = 2 * sum(1 for c in self.synq.values() if c.retries == 0)
+            while limit > 2 and qlen >= young:
+                limit -= 1
+                young <<= 1
+        return limit
 
     def _cookie(self, seg: Segment, now: int, slot_offset: int = 0) -> int:
         slot = now // (64 * US) - slot_offset   # Linux: a counter that ticks every 64 s

@@ -59,15 +59,19 @@ class Profile:
     #: FIN_WAIT_1/2).  RFC 9293's CLOSE is a half-close and keeps receiving.
     abort_on_data_after_close: bool = True
     #: A FIN that also acknowledges our FIN, arriving in FIN_WAIT_1: Linux
-    #: (tcp_rcv_state_process) processes the ACK first, so the connection
-    #: passes through FIN_WAIT_2 for an instant before TIME_WAIT; RFC 9293
-    #: §3.10.7.4 (eighth step) goes straight to TIME_WAIT.
+    #: (tcp_rcv_state_process), like the order of RFC 9293 §3.10.7.4's steps,
+    #: processes the ACK first, so the connection passes through FIN_WAIT_2 for
+    #: an instant; the RFC also describes going straight to TIME_WAIT (eighth
+    #: step, and §3.3.2 Note 2), which the rfc9293 profile does.
     fin_wait_1_via_2: bool = True
     #: An abort (close with SO_LINGER 0) sends RST+ACK in Linux
     #: (tcp_send_active_reset); RFC 9293 §3.10.5 shows a bare RST.
     rst_ack_on_abort: bool = True
     #: net.ipv4.tcp_syncookies: 0 never, 1 when the SYN queue is full, 2 always.
     syncookies: int = 1
+    #: Linux prunes a clogged SYN queue (reqsk_timer_handler): see
+    #: Listener.synack_limit.  The RFC says nothing about it.
+    synq_pruning: bool = True
     #: net.ipv4.tcp_abort_on_overflow: 1 answers an ACK for a full accept queue with RST.
     abort_on_overflow: bool = False
     #: net.core.somaxconn: the largest backlog listen() accepts.
@@ -95,7 +99,7 @@ PROFILES: dict[str, Profile] = {
         name="rfc9293", msl=120.0, time_wait=240.0, rto_min=1.0, rto_formula="rfc6298",
         syn_retries=7,  # RFC 9293 §3.8.3 (MUST-23): retry a SYN for at least 3 minutes
         synack_retries=5, retries2=15, orphan_retries=15, delayed_ack=0.0, timestamps=False, push=False, fin_wait_1_via_2=False, rst_ack_on_abort=False,
-        syn_linear_timeouts=0, retry_budget_in_time=False, time_wait_challenge_ack=True,
+        syn_linear_timeouts=0, retry_budget_in_time=False, time_wait_challenge_ack=True, synq_pruning=False,
         rfc1337=False, abort_on_data_after_close=False, fin_timeout=None,
     ),
 }

@@ -53,6 +53,7 @@ class Event(Enum):
     RCV_RST_RFC1337 = "rcv RST (RFC 1337)"
     RCV_UNACCEPTABLE = "rcv unacceptable segment"
     RCV_OUT_OF_ORDER = "rcv segment beyond a gap"
+    RCV_ACK_UNSENT = "rcv ACK of unsent data"
     RCV_NO_ACK = "rcv segment without ACK"
     RCV_SYN_DROPPED = "rcv SYN, queue full"
     RCV_SYN_COOKIE = "rcv SYN, SYN queue full"
@@ -181,6 +182,9 @@ for _s in (S.SYN_RECEIVED,) + _SYNC:
 for _s in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2):
     _row(_s, E.RCV_OUT_OF_ORDER, _s, "ACK", R + "§3.10.7.4 (first check)",
          "beyond a gap: drop and repeat the ACK (the RFC allows holding it)")
+for _s in _SYNC:
+    _row(_s, E.RCV_ACK_UNSENT, _s, "ACK", R + "§3.10.7.4 (fifth check)",
+         "acks something not yet sent: ACK and drop")
 for _s in _SYNC:
     _row(_s, E.RCV_SYN, _s, "ACK", R + "§3.10.7.4 (fourth check, RFC 5961)", "SYN in a synchronized state: challenge ACK")
 for _s in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT):

@@ -174,8 +174,10 @@ class DropPanel:
         chosen = [self._find(d) for d in drop]
         r = self.render(chosen, step, **knobs)
         what = ", ".join(f"#{d.index} ({d.src}'s {flag_words(d.flags)})" for d in chosen) or "nothing"
+        words = {("time_wait", True): "TIME_WAIT on", ("time_wait", False): "TIME_WAIT off (what-if, not TCP)",
+                 ("two_way", False): "three-way handshake", ("two_way", True): "two-way handshake (what-if, not TCP)"}
         caption = f"{self.title}: dropped {what}" + "".join(
-            f"; {KNOBS[k]}: {v}" for k, v in sorted(knobs.items()) if k in KNOBS)
+            "; " + words.get((k, v), f"{KNOBS[k]} {v}") for k, v in sorted(knobs.items()) if k in KNOBS)
         return PanelFigure(caption, r["ladder"], r["state"], r["table"], r["trace"])
 
     def variants(self, max_drops: int = 2) -> dict:
