@@ -188,3 +188,16 @@ def test_a_clogged_syn_queue_is_pruned_as_in_the_kernel():
         for s, k in zip(times, case["synack_times"]["kept"]):
             s -= times[0]
             assert s <= k <= s * 1.05 + 0.05
+
+
+def test_an_ack_of_unsent_data_is_answered_with_an_ack():
+    case = json.loads((DATA / "ack-unsent.json").read_text())
+    sc = {"profile": "linux", "delay": 0.00002, "until": 2, "endpoints": {
+        "client": {"port": 40000, "isn": 1000, "calls": [{"t": 0, "call": "connect", "to": "server"}]},
+        "server": {"port": 5000, "isn": 5000, "calls": [{"t": 0, "call": "listen"}]}},
+        "network": {"inject": [{"t": 0.5, "src": "client", "sport": 40000, "dst": "server", "dport": 5000,
+                                "flags": "A", "seq": 1001, "ack": 5001 + 1000}]}}
+    rows = [{"src": r["src"], "flags": r["flags"], "seq": r["seq"], "ack": r["ack"]}
+            for r in sim_rows(run(sc))]
+    want = [{k: v for k, v in s.items() if k != "note"} for s in case["segments"]]
+    assert rows == want
