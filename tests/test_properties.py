@@ -59,3 +59,18 @@ def test_same_scenario_same_trace(seed, loss, dup, jitter, send, profile):
     a = run(lossy(seed, loss, dup, jitter, send, profile)).to_json()
     b = run(lossy(seed, loss, dup, jitter, send, profile)).to_json()
     assert a == b
+
+
+@settings(max_examples=30, deadline=None)
+@runs
+def test_any_run_draws(seed, loss, dup, jitter, send, profile):
+    """Whatever the network did, both diagrams of the run render to valid SVG."""
+    import xml.etree.ElementTree as ET
+
+    from tcpsim.diagram import state_diagram
+    from tcpsim.ladder import ladder
+
+    tr = run(lossy(seed, loss, dup, jitter, send, profile))
+    for svg in (ladder(tr).svg(), state_diagram("all", trace=tr).svg()):
+        root = ET.fromstring(svg)
+        assert root.tag.endswith("svg") and root.find("{http://www.w3.org/2000/svg}title") is not None
