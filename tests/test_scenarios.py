@@ -139,3 +139,39 @@ def test_a_call_can_name_its_connection():
     d["endpoints"]["client"]["calls"][2]["conn"] = "client#7"
     with pytest.raises(ScenarioError, match=r"calls\[2\]: close: client has no connection named 'client#7'"):
         run(d)
+
+
+def test_closing_a_listener_resets_the_connections_nobody_accepted():
+    d = builtin("connect-close")
+    d["endpoints"]["server"]["accept"] = False
+    d["endpoints"]["server"]["calls"] = [{"t": 0, "call": "listen"},
+                                         {"t": 0.06, "call": "close", "target": "listener"}]
+    tr = run(d)
+    rst = [r.seg for r in tr.segments if r.seg.src == "server" and "R" in r.seg.flags]
+    assert rst and tr.final["client"].value == "CLOSED"          # no crash; the client is reset
+    assert "reset" in tr.notices_of("client")
+
+
+def test_a_call_that_needs_a_connection_on_a_bare_listener_is_a_clear_error():
+    d = builtin("connect-close")
+    d["endpoints"]["server"]["calls"].append({"t": 0, "call": "send", "bytes": 5})
+    with pytest.raises(ScenarioError, match=r"send: server has only a listener, no connection"):
+        run(d)
+    d["endpoints"]["server"]["calls"][-1] = {"t": 1, "call": "send", "bytes": 5, "target": "listener"}
+    with pytest.raises(ScenarioError, match=r"only close and abort can target the listener"):
+        load(d)
+
+
+def test_a_failed_close_does_not_orphan_a_half_closed_connection():
+    """shutdown() then close() in FIN_WAIT_2: the close fails and the socket keeps receiving."""
+    d = builtin("half-close")
+    d["endpoints"]["client"]["calls"].append({"t": 0.62, "call": "close"})
+    tr = run(d)
+    assert "error" in tr.notices_of("client")
+    assert "R" not in "".join(r.seg.flags for r in tr.segments)   # the server's data is still taken
+
+
+def test_positions_and_rules_both_count_every_segment():
+    """Dropping #2 by position still counts as the first SYN-ACK for a rule."""
+    tr = run("lost-synack", drop=[2])
+    assert [r.i for r in tr.segments if r.dropped] == [2]

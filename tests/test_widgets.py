@@ -67,3 +67,15 @@ def test_delay_knob_offers_the_scenarios_own_value_first():
     slow = p.run([2], delay=0.25)
     assert [r.t for r in slow.segments][:2] == [0, 250_000]
     assert "|delay=0.25" in p.variants(max_drops=0)
+
+
+def test_knobs_start_from_the_scenarios_own_what_if_and_can_undo_it():
+    p = DropPanel("incarnation-no-time-wait", knobs=("time_wait",))
+    assert p.defaults() == {"time_wait": False}
+    assert "whatif" not in p.scenario(time_wait=True)
+    assert p.scenario()["whatif"] == {"time_wait": 0}
+
+
+def test_segments_the_scenario_already_loses_are_not_offered():
+    p = DropPanel("lost-synack")
+    assert all(not (d.src == "server" and d.flags == "SA") for d in p.droppable)

@@ -308,9 +308,9 @@ def state_diagram(view="figure", trace=None, endpoints=None, step: int | None = 
             until = None
             if step is not None:
                 evs = trace_events(trace)[:max(step, 0)]
-                until = evs[-1].t if evs else -1
-            for (t, name, st, rule) in getattr(trace, "loops", ()):
-                if name != ep or (until is not None and t > until):
+                until = evs[-1].order if evs else -1
+            for (t, name, st, rule), order in zip(trace.loops, trace.loop_order):
+                if name != ep or (until is not None and order > until):
                     continue
                 lid = node_id(st)
                 e = edges.get((lid, lid))

@@ -125,7 +125,7 @@ class Connection(Tcb):
     __slots__ = ("lport", "rhost", "rport", "iss", "irs", "snd_una", "snd_nxt", "rcv_nxt",
                  "from_listen", "listener", "orphaned", "fin_seq", "peer_fin", "rtxq", "unsent",
                  "rto", "srtt", "rttvar", "retries", "rtx_at", "delack_at", "tw_at", "fw2_at",
-                 "last_oow", "ack_due", "delivered", "scheduled", "two_way", "syn_rtx", "ts_recent")
+                 "last_oow", "ack_due", "scheduled", "two_way", "syn_rtx", "ts_recent", "accepted")
 
     def __init__(self, host: Host, name: str, lport: int, rhost: str, rport: int, iss: int,
                  state: State = S.CLOSED, listener: Listener | None = None):
@@ -151,10 +151,10 @@ class Connection(Tcb):
         self.fw2_at: int | None = None
         self.last_oow = -(1 << 62)
         self.ack_due = False
-        self.delivered = 0
         self.scheduled: int | None = None  # for the scheduler: when its timer entry is due
         self.two_way = False
         self.syn_rtx = False
+        self.accepted = False      # taken by the application's accept()
         self.ts_recent: int | None = None   # RFC 7323 TS.Recent: the peer's TSval to echo
 
     def __repr__(self) -> str:
@@ -165,16 +165,16 @@ class Connection(Tcb):
         """Queue `nbytes` of data (RFC 9293 §3.10.2 SEND)."""
         if not (isinstance(nbytes, int) and nbytes > 0):
             raise ValueError(f"send: number of bytes must be a positive integer, got {nbytes!r}")
-        self.unsent += nbytes
         self._call(E.SEND, "send", now, "there is no connection any more (it ended, was reset or refused)"
                    if self.state is S.CLOSED else "the connection is closing or not open")
+        self.unsent += nbytes
         self._flush(now)
 
     def close(self, now: int) -> None:
         """close(): no more data from us, and the application is gone (RFC 9293
         §3.10.4; Linux treats the socket as orphaned)."""
-        self.orphaned = True
         self._close(now, "close")
+        self.orphaned = True   # set once the call succeeded; FIN_WAIT_2 checks it later
 
     def shutdown(self, now: int) -> None:
         """shutdown(SHUT_WR): send FIN but keep receiving (a half-close)."""
@@ -304,6 +304,8 @@ class Connection(Tcb):
     def _entered(self, old: State, now: int) -> None:
         st = self.state
         host = self.host
+        if old is S.SYN_RECEIVED and self.listener is not None:
+            self.listener._forget(self)           # out of the SYN queue, whatever comes next
         if st is S.ESTABLISHED:
             host.notices.append((now, self, "connected", ""))
             if self.listener is not None:
@@ -314,13 +316,10 @@ class Connection(Tcb):
             self.rtxq.clear()
             self._timers_changed()
             host._forget(self)
-            if self.listener is not None and old is S.SYN_RECEIVED:
-                self.listener._forget(self)
         elif st is S.LISTEN:                       # RST in SYN_RECEIVED from a passive open
             self.rtx_at = None
             self._timers_changed()
             host._forget(self)
-            self.listener._forget(self)
         elif st is S.TIME_WAIT:
             self.rtx_at = self.delack_at = self.fw2_at = None
             self.rtxq.clear()
@@ -348,7 +347,7 @@ class Connection(Tcb):
         if self.rtx_at is not None and self.rtx_at <= now:
             self.rtx_at = None
             if self._out_of_retries(now):
-                unseen = self.listener is not None and self not in self.listener.accepted
+                unseen = self.listener is not None and not self.accepted
                 self._fire(E.TIMEOUT_GIVE_UP, now)
                 if not unseen:            # a half-open child the application never saw
                     self.host.notices.append((now, self, "timed out", ""))
@@ -583,7 +582,6 @@ class Connection(Tcb):
                 self.host.notices.append((now, self, "reset", "data arrived after close()"))
                 return
             self.rcv_nxt = seq_add(self.rcv_nxt, data)
-            self.delivered += data
             self._fire(E.RCV_DATA, now, seg)
             if not self.orphaned:            # after close() nobody reads
                 self.host.notices.append((now, self, "data", str(data)))
@@ -619,8 +617,7 @@ class Listener(Tcb):
     cookies).
     """
 
-    __slots__ = ("lport", "backlog", "synq", "acceptq", "children", "auto_accept", "cookies_sent",
-                 "secret", "two_way", "accepted")
+    __slots__ = ("lport", "backlog", "synq", "acceptq", "auto_accept", "cookies_sent", "secret", "two_way")
 
     def __init__(self, host: Host, name: str, lport: int, backlog: int, auto_accept: bool):
         super().__init__(host, name)
@@ -628,12 +625,10 @@ class Listener(Tcb):
         self.backlog = min(backlog, host.profile.somaxconn)
         self.synq: dict[tuple, Connection] = {}
         self.acceptq: list[Connection] = []
-        self.children = 0
         self.auto_accept = auto_accept
         self.cookies_sent = False
         self.secret = zlib.crc32(f"{host.name}:{lport}".encode())
         self.two_way = False
-        self.accepted: list[Connection] = []
 
     def __repr__(self) -> str:
         return f"<Listener {self.name} {self.state.value} syn={len(self.synq)} accept={len(self.acceptq)}>"
@@ -643,11 +638,20 @@ class Listener(Tcb):
 
     def close(self, now: int) -> None:
         self._call(E.CLOSE, "close", now)
-        self.host.listeners.pop(self.lport, None)
+        self._stop(now)
 
     def abort(self, now: int) -> None:
         self._call(E.ABORT, "abort", now)
+        self._stop(now)
+
+    def _stop(self, now: int) -> None:
+        """Linux inet_csk_listen_stop: connections nobody accepted are reset."""
         self.host.listeners.pop(self.lport, None)
+        for child in list(self.synq.values()) + [c for c in self.acceptq if c is not None]:
+            if child.state is not S.CLOSED:
+                child.abort(now)
+        self.synq.clear()
+        self.acceptq.clear()
 
     def accept(self, now: int) -> Connection | None:
         """Take the oldest established connection off the accept queue."""
@@ -656,7 +660,7 @@ class Listener(Tcb):
         if not self.acceptq:
             return None
         conn = self.acceptq.pop(0)
-        self.accepted.append(conn)
+        conn.accepted = True
         self.host.notices.append((now, conn, "accepted", ""))
         return conn
 
@@ -683,7 +687,7 @@ class Listener(Tcb):
     def _cookie(self, seg: Segment, now: int, slot_offset: int = 0) -> int:
         slot = now // (64 * US) - slot_offset   # Linux: a counter that ticks every 64 s
         key = f"{seg.src}:{seg.sport}>{self.lport}:{slot}:{self.secret}".encode()
-        return zlib.crc32(key) ^ ((slot & 0xFF) << 24) & 0xFFFFFFFF
+        return (zlib.crc32(key) ^ ((slot & 0xFF) << 24)) & 0xFFFFFFFF
 
     _NOTED = frozenset({E.RCV_SYN_DROPPED, E.RCV_SYN_COOKIE, E.RCV_ACK_QUEUE_FULL})
 
@@ -735,7 +739,7 @@ class Listener(Tcb):
             else:
                 self._fire(E.RCV_SYN_DROPPED, now, seg)
             return
-        child = self._child(seg, now, iss=self.host.next_isn(self.lport, seg))
+        child = self._child(seg, now, iss=self.host.next_isn())
         child.irs = seg.seq
         child.rcv_nxt = seq_add(seg.seq, 1)
         child.ts_recent = seg.tsval
@@ -748,7 +752,6 @@ class Listener(Tcb):
         return isn in (self._cookie(seg, now), self._cookie(seg, now, 1))
 
     def _child(self, seg: Segment, now: int, iss: int) -> Connection:
-        self.children += 1
         name = self.host.new_name()
         child = Connection(self.host, name, self.lport, seg.src, seg.sport, iss,
                            state=S.LISTEN, listener=self)
@@ -758,6 +761,8 @@ class Listener(Tcb):
 
     def _established(self, child: Connection, now: int) -> None:
         self.synq.pop((child.rhost, child.rport), None)
+        if self.state is not S.LISTEN:         # the listener closed meanwhile
+            return
         self.acceptq.append(child)
         if self.auto_accept:
             self.accept(now)
@@ -817,7 +822,7 @@ class Host:
         self.count += 1
         return self.name if self.count == 1 else f"{self.name}#{self.count}"
 
-    def next_isn(self, lport: int, seg: Segment | None = None) -> int:
+    def next_isn(self) -> int:
         """ISNs are fixed by the scenario: the first connection gets `isn`,
         later ones `isn + k * isn_step` (a stand-in for RFC 6528's clock)."""
         k = self.count
@@ -837,7 +842,7 @@ class Host:
         if old is not None:
             raise IllegalCall("connect", old.state.value, old.name,
                               f"{self.name}:{lport} -> {rhost}:{rport} is still in use")
-        iss = self.next_isn(lport) if isn is None else isn
+        iss = self.next_isn() if isn is None else isn
         conn = Connection(self, self.new_name(), lport, rhost, rport, iss)
         self.conns[key] = conn
         self.born.append(conn)

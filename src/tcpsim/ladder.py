@@ -56,7 +56,6 @@ GREY = "#6B6B6B"
 TIMER = "#444444"
 FONT = "DejaVu Sans Mono, Menlo, Consolas, monospace"
 FS = 12                 # label font size (px)
-CHAR = 0.602 * FS       # advance of one monospaced character
 PX_PER_DELAY = 54       # height of one one-way delay
 BREAK_AFTER = 3         # idle gaps longer than this many delays become a break
 BREAK_H = 50            # height of a break
@@ -413,12 +412,16 @@ def ladder(trace, relative: bool = False, step: int | None = None, hosts=None,
         if c.new is not State.TIME_WAIT or k not in shown_changes:
             continue
         h = host_of(c.endpoint)
-        leave = next((d for j, d in enumerate(changes) if j > k and d.endpoint == c.endpoint), None)
-        shown_leave = leave is not None and changes.index(leave) in shown_changes
+        leave_j, leave = next(((j, d) for j, d in enumerate(changes) if j > k and d.endpoint == c.endpoint),
+                              (None, None))
+        shown_leave = leave is not None and leave_j in shown_changes
         t1 = leave.t if shown_leave else None
         end = t1 if t1 is not None else trace.end
-        restarts = [r.t for r in segs if r.seg.src == h and r.seg.flags == "A" and c.t < r.t < end
-                    and r.i in shown_segs]
+        last = max((r.t for r in segs if r.i in shown_segs), default=c.t)
+        # the 2MSL timer restarts where TIME_WAIT re-acknowledged a retransmitted FIN
+        restarts = [t for (t, name, st, rule) in trace.loops
+                    if name == c.endpoint and st is State.TIME_WAIT and rule.event.name == "RCV_FIN"
+                    and c.t < t < end and t <= last]
         start = restarts[-1] if restarts else c.t
         if t1 is not None:
             lab = f"TIME_WAIT 2MSL {fmt_s(t1 - start)} s"

@@ -7,7 +7,7 @@ duplication and injection belong to the channel, not to the endpoints; random
 loss draws from its own seeded `random.Random`, never the global one.
 
 Events of equal time run in this order: timers, then deliveries, then user
-calls, then injected segments.  (When a retransmission timer and a segment
+calls, then injected segments, then a flood's next SYN.  (When a retransmission timer and a segment
 that would make it unnecessary fall on the same instant, the timer fires
 first, as a real kernel on loopback shows for a lost SYN-ACK.)
 """
@@ -103,7 +103,7 @@ class Simulation:
         while heap:
             t, kind, _, payload = pop(heap)
             if until is not None and t > until:
-                heapq.heappush(heap, (t, kind, 0, payload))
+                self.now = until
                 break
             if kind == TIMER and payload.scheduled != t:
                 continue                          # a timer that was moved or stopped
@@ -157,6 +157,7 @@ class Simulation:
                     tr.changes.append(StateChange(ct, name, old, new, rule, tr.tick()))
                 elif kind == "l":
                     tr.loops.append(item)
+                    tr.loop_order.append(tr.tick())
                 else:
                     nt, conn, what, detail = item
                     tr.notices.append((nt, conn.name, what, detail))
@@ -179,18 +180,18 @@ class Simulation:
 
     def _transmit(self, seg: Segment, rtx: bool, t: int, note: str) -> None:
         i = len(self.trace.segments) + 1
-        dropped = i in self.drop_at
+        dropped = False
         extra = 0
         dup = None
-        if not dropped:
-            for m in self.rules:            # every rule sees (and counts) every segment
-                if m.hit(seg):
-                    if m.action == "drop":
-                        dropped = True
-                    elif m.action == "delay":
-                        extra += m.extra
-                    elif m.action == "duplicate":
-                        dup = m.extra
+        for m in self.rules:                # every rule sees (and counts) every segment
+            if m.hit(seg):
+                if m.action == "drop":
+                    dropped = True
+                elif m.action == "delay":
+                    extra += m.extra
+                elif m.action == "duplicate":
+                    dup = m.extra
+        dropped = dropped or i in self.drop_at
         rng = self.rng
         if rng is not None and not dropped:
             if self.loss and rng.random() < self.loss:
@@ -226,7 +227,7 @@ class Simulation:
         if call.target == "listener":
             host = self.hosts[host_name]
             if not host.listeners:
-                raise ScenarioError(call.where, "no listener to close")
+                raise ScenarioError(call.where, f"{call.name}: {host_name} has no listener")
             return next(iter(host.listeners.values()))
         latest = self.latest.get(host_name)
         if latest is None:
@@ -259,6 +260,9 @@ class Simulation:
                     lst.accept(t)
             else:
                 target = self._target(host_name, conn, call)
+                if isinstance(target, Listener) and call.name not in ("close", "abort"):
+                    raise ScenarioError(call.where, f"{call.name}: {host_name} has only a listener, "
+                                                    f"no connection, at t={t / 1e6:g} s")
                 if call.name == "send":
                     target.send(call.bytes, t)
                 elif call.name == "close":

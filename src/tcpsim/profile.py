@@ -9,6 +9,7 @@ TIME_WAIT.  Times are seconds.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
 
 from .errors import ScenarioError
@@ -105,6 +106,8 @@ PROFILES: dict[str, Profile] = {
 }
 
 _FIELDS = {f.name: f for f in fields(Profile)}
+#: Constants a run cannot work with at zero (a zero RTO or MSS never advances).
+POSITIVE = frozenset({"rto_initial", "rto_min", "rto_max", "mss", "window"})
 
 
 def make_profile(name: str = "linux", overrides: dict | None = None, where: str = "profile") -> Profile:
@@ -126,14 +129,16 @@ def make_profile(name: str = "linux", overrides: dict | None = None, where: str 
         if isinstance(default, bool):
             ok = isinstance(value, bool)
         elif isinstance(default, int):
-            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+            ok = isinstance(value, int) and not isinstance(value, bool) and (value > 0 if key in POSITIVE else value >= 0)
         elif isinstance(default, float) or default is None:
             ok = value is None and key == "fin_timeout" or (
-                isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0)
+                isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+                and (value > 0 if key in POSITIVE else value >= 0))
         else:
             ok = isinstance(value, str) and (key != "rto_formula" or value in ("linux", "rfc6298"))
         if not ok:
-            raise ScenarioError(f"overrides.{key}", f"bad value {value!r} (default {default!r})")
+            need = " > 0" if key in POSITIVE else ""
+            raise ScenarioError(f"overrides.{key}", f"bad value {value!r} (default {default!r}{'; must be' + need if need else ''})")
     if "msl" in overrides and "time_wait" not in overrides:
         overrides["time_wait"] = 2 * overrides["msl"]
     if overrides.get("syncookies", 1) not in (0, 1, 2):

@@ -26,7 +26,8 @@ A scenario is a dict (or a JSON/YAML file) like this::
 Calls: listen, connect (to, port, sport, isn), send (bytes), close, shutdown,
 abort, accept (count).  send, close, shutdown and abort act on the host's
 latest connection unless "conn" names one ("client#2"; a host's first
-connection has the host's name).  A call has either "t" (seconds) or "on" (what the
+connection has the host's name); close and abort with "target": "listener"
+act on the listener (which resets the connections nobody accepted).  A call has either "t" (seconds) or "on" (what the
 application reacts to: connected, accepted, eof, data, reset, refused,
 timed out) with an optional "after" delay.  Every problem raises
 `ScenarioError` naming the field, e.g. ``endpoints.client.calls[1].t``.
@@ -35,6 +36,7 @@ timed out) with an optional "after" delay.  Every problem raises
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -93,9 +95,6 @@ class Scenario:
     whatif: dict = field(default_factory=dict)
     source: dict = field(default_factory=dict, compare=False, repr=False)
 
-    def with_drops(self, positions) -> "Scenario":
-        return replace(self, drop=frozenset(positions))
-
 
 # ----------------------------------------------------------------- checkers
 def _obj(v, where):
@@ -112,8 +111,8 @@ def _keys(d, allowed, where):
 
 
 def _num(v, where, minimum=0.0):
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v < minimum:
-        raise ScenarioError(where, f"must be a number >= {minimum:g}, got {v!r}")
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < minimum:
+        raise ScenarioError(where, f"must be a finite number >= {minimum:g}, got {v!r}")
     return float(v)
 
 
@@ -187,6 +186,8 @@ def _call(c, where, names) -> Call:
     if "count" in c:
         kw["count"] = _int(c["count"], f"{where}.count", 1)
     if "target" in c:
+        if name not in ("close", "abort"):
+            raise ScenarioError(f"{where}.target", f"only close and abort can target the listener, not {name}")
         kw["target"] = _str(c["target"], f"{where}.target", ("listener",))
     if "conn" in c:
         if name in ("listen", "connect", "accept"):

@@ -237,6 +237,3 @@ for _r in _ROWS:
     TABLE[key] = _r
 RULES: tuple[Rule, ...] = tuple(_ROWS)
 
-
-def lookup(state: State, event: Event) -> Rule | None:
-    return TABLE.get((state, event))

@@ -3,7 +3,8 @@
 Times are kept as integer microseconds and shown as seconds.  The JSON form
 is the project's exchange format (documented in the README):
 
-    {"segments": [{"t", "src", "dst", "flags", "seq", "ack", "len", "dropped",
+    {"scenario": name,
+     "segments": [{"t", "src", "dst", "flags", "seq", "ack", "len", "dropped",
                    "sport", "dport", "arrive", "rtx", "note", "i"}, ...],
      "states":   {name: [{"t", "from", "to", "cause", "rule"}, ...]},
      "notices":  [{"t", "endpoint", "what", "detail"}, ...],
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import json
 
-from .segment import Segment
+from .segment import MOD, Segment
 from .states import State
 
 
@@ -79,6 +80,7 @@ class Trace:
         self.segments: list[SegmentRecord] = []
         self.changes: list[StateChange] = []
         self.loops: list[tuple] = []        # (t, endpoint, state, rule): rows that kept the state
+        self.loop_order: list[int] = []     # tick() of each loop
         self.notices: list[tuple] = []
         self.notice_order: list[int] = []   # tick() of each notice
         self._ticks = 0
@@ -108,9 +110,6 @@ class Trace:
             seen.setdefault(c.endpoint, None)
         return list(seen)
 
-    def sent(self) -> list[SegmentRecord]:
-        return self.segments
-
     def flags(self) -> list[str]:
         return [r.seg.flags for r in self.segments]
 
@@ -124,8 +123,8 @@ class Trace:
         was seen)."""
         base = self._bases()[rec.i - 1]
         s = rec.seg
-        seq = (s.seq - base[0]) % (1 << 32) if base[0] is not None else s.seq
-        ack = None if s.ack is None else ((s.ack - base[1]) % (1 << 32) if base[1] is not None else s.ack)
+        seq = (s.seq - base[0]) % MOD if base[0] is not None else s.seq
+        ack = None if s.ack is None else ((s.ack - base[1]) % MOD if base[1] is not None else s.ack)
         return seq, ack
 
     def _bases(self) -> list[tuple[int | None, int | None]]:
@@ -162,7 +161,7 @@ class Trace:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
     def rows(self, relative: bool = False, notices: bool = False) -> list[dict]:
-        """One row per event in time order: state changes, then segments sent.
+        """One row per event, in the order things happened.
         Failed calls and listener drops are always shown; with `notices`, also
         what the applications were told (connected, accepted, eof, reset, ...)."""
         events = []

@@ -1,8 +1,8 @@
 """Drop-a-packet panels: lose any segment of an exchange and watch TCP cope.
 
 A `DropPanel` wraps a scenario.  Its *droppable* segments are those of the
-loss-free run, each named by who sent it, its flags, seq and ack (and which
-copy, if identical ones were sent), so that dropping it means the same thing
+scenario's own run that the scenario does not already lose, each named by who
+sent it, its flags, seq and ack (and which copy, if identical ones were sent), so that dropping it means the same thing
 in any combination: the network loses exactly that transmission, and a
 retransmission of it is a new one that gets through.  A panel can also turn
 what-if knobs (TIME_WAIT off, the two-way handshake, the profile, the delay).
@@ -22,6 +22,7 @@ Three faces, all computed from the same `render()`:
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import itertools
 import json
@@ -36,9 +37,9 @@ from .scenario import builtin, load
 
 @dataclass(frozen=True)
 class Droppable:
-    """One transmission of the loss-free run, named so a rule can find it."""
+    """One transmission of the scenario's own run, named so a rule can find it."""
 
-    index: int      # its position in the loss-free run, from 1
+    index: int      # its position in the scenario's own run, from 1
     src: str
     dst: str
     flags: str
@@ -106,9 +107,11 @@ class DropPanel:
 
     def knob_values(self, knob: str) -> tuple:
         """The values a knob offers, this panel's scenario's own value first."""
-        own = {"profile": self.base.get("profile", "linux"), "delay": self.base.get("delay", 0.05)}.get(knob)
-        values = KNOB_VALUES[knob]
-        return values if own is None else (own,) + tuple(v for v in values if v != own)
+        whatif = self.base.get("whatif", {})
+        own = {"profile": self.base.get("profile", "linux"), "delay": self.base.get("delay", 0.05),
+               "time_wait": whatif.get("time_wait") != 0,
+               "two_way": bool(whatif.get("two_way_handshake", False))}[knob]
+        return (own,) + tuple(v for v in KNOB_VALUES[knob] if v != own)
 
     def defaults(self) -> dict:
         return {k: self.knob_values(k)[0] for k in self.knobs}
@@ -119,26 +122,32 @@ class DropPanel:
         out = []
         for r in run(self.base).segments:
             s = r.seg
-            if r.note or r.rtx:            # injected, flood or duplicate copies are not the exchange's own
-                continue
+            if r.note or r.rtx or r.dropped:   # injected, flood or duplicate copies, and what the
+                continue                       # scenario itself loses, are not the reader's to drop
             key = (s.src, s.flags, s.seq, s.ack)
             k = seen[key] = seen.get(key, 0) + 1
             out.append(Droppable(r.i, s.src, s.dst, s.flags, k, s.seq, s.ack))
         return out
 
-    def scenario(self, drop=(), *, time_wait: bool = True, two_way: bool = False,
+    def scenario(self, drop=(), *, time_wait: bool | None = None, two_way: bool | None = None,
                  profile: str | None = None, delay: float | None = None) -> dict:
-        """The scenario dict with these segments dropped and these knobs set."""
+        """The scenario dict with these segments dropped and these knobs set
+        (a knob left at None keeps the scenario's own setting)."""
         sc = copy.deepcopy(self.base)
         chosen = [self._find(d) for d in drop]
         if chosen:
             net = sc.setdefault("network", {})
             net["rules"] = list(net.get("rules", [])) + [d.rule() for d in chosen]
         whatif = dict(sc.get("whatif", {}))
-        if not time_wait:
+        if time_wait is False:
             whatif["time_wait"] = 0
-        if two_way:
-            whatif["two_way_handshake"] = True
+        elif time_wait is True and whatif.get("time_wait") == 0:
+            del whatif["time_wait"]
+        if two_way is not None:
+            whatif["two_way_handshake"] = two_way
+            if not two_way:
+                del whatif["two_way_handshake"]
+        sc.pop("whatif", None)
         if whatif:
             sc["whatif"] = whatif
         if profile is not None:
@@ -209,7 +218,7 @@ class DropPanel:
                 "strings": list(strings), "variants": table}
 
     def static_html(self) -> str:
-        """The kernel-free form of the live panel: the loss-free figure plus the
+        """The kernel-free form of the live panel: the figure with nothing dropped plus the
         spec a page script turns into working controls (see tcpsim.sphinx)."""
         spec = json.dumps(self.spec(), sort_keys=True, separators=(",", ":")).replace("</", "<\\/")
         fig = self.show(**self.defaults())._repr_html_()
@@ -229,9 +238,11 @@ class DropPanel:
                    for d in self.droppable]
         knob_w = {}
         if "time_wait" in self.knobs:
-            knob_w["time_wait"] = w.Checkbox(value=True, description=KNOBS["time_wait"], indent=False)
+            knob_w["time_wait"] = w.Checkbox(value=self.defaults()["time_wait"], description=KNOBS["time_wait"],
+                                             indent=False)
         if "two_way" in self.knobs:
-            knob_w["two_way"] = w.Checkbox(value=False, description=KNOBS["two_way"], indent=False)
+            knob_w["two_way"] = w.Checkbox(value=self.defaults()["two_way"], description=KNOBS["two_way"],
+                                           indent=False)
         if "profile" in self.knobs:
             knob_w["profile"] = w.Dropdown(options=list(self.knob_values("profile")),
                                            value=self.defaults()["profile"], description="profile")
@@ -270,13 +281,8 @@ class DropPanel:
             state["busy"] = True
             for t in toggles:
                 t.value = False
-            if "time_wait" in knob_w:
-                knob_w["time_wait"].value = True
-            if "two_way" in knob_w:
-                knob_w["two_way"].value = False
-            for k in ("profile", "delay"):
-                if k in knob_w:
-                    knob_w[k].value = self.defaults()[k]
+            for k, x in knob_w.items():
+                x.value = self.defaults()[k]
             state["busy"] = False
             redraw()
 
@@ -296,6 +302,7 @@ class DropPanel:
         return box
 
 
+@functools.cache
 def _live_box_class():
     import ipywidgets as w
 
