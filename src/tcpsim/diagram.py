@@ -124,6 +124,14 @@ def _changes_until(trace, step: int | None) -> list:
     return [e for e in trace_events(trace)[:max(step, 0)] if isinstance(e, StateChange)]
 
 
+def _order_until(trace, step: int | None) -> int | None:
+    """The order number of the step-th event (None: the whole run)."""
+    if step is None:
+        return None
+    evs = trace_events(trace)[:max(step, 0)]
+    return evs[-1].order if evs else -1
+
+
 def describe_path(trace, endpoint: str, step: int | None = None) -> str:
     """One line: "client: CLOSED → SYN_SENT (connect) → ESTABLISHED (rcv SYN,ACK) → ..."."""
     changes = [c for c in _changes_until(trace, step) if c.endpoint == endpoint]
@@ -275,6 +283,7 @@ def state_diagram(view="figure", trace=None, endpoints=None, step: int | None = 
         if len(eps) > len(PALETTE):
             raise ValueError(f"at most {len(PALETTE)} endpoints can be painted, got {len(eps)}")
         changes = _changes_until(trace, step)
+        until = _order_until(trace, step)
         for k, ep in enumerate(eps):
             mine = [c for c in changes if c.endpoint == ep]
             everything = [c for c in trace.changes if c.endpoint == ep]
@@ -305,10 +314,6 @@ def state_diagram(view="figure", trace=None, endpoints=None, step: int | None = 
             here.setdefault(nid, []).append(k)
             # rows that kept the state (a retransmission, a re-ACK in TIME_WAIT,
             # a SYN dropped by a full queue) are drawn as loops with a count
-            until = None
-            if step is not None:
-                evs = trace_events(trace)[:max(step, 0)]
-                until = evs[-1].order if evs else -1
             for (t, name, st, rule), order in zip(trace.loops, trace.loop_order):
                 if name != ep or (until is not None and order > until):
                     continue

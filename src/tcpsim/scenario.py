@@ -131,6 +131,13 @@ def _str(v, where, choices=None):
     return v
 
 
+def _list(d, key, where, what):
+    v = d.get(key, [])
+    if not isinstance(v, list):
+        raise ScenarioError(where, f"must be a list of {what}")
+    return v
+
+
 def _bool(v, where):
     if not isinstance(v, bool):
         raise ScenarioError(where, f"must be true or false, got {v!r}")
@@ -203,9 +210,7 @@ def _endpoint(name, e, where, names) -> Endpoint:
     isn = _int(e["isn"], f"{where}.isn", 0, MOD - 1) if "isn" in e else None
     backlog = _int(e.get("backlog", 128), f"{where}.backlog", 0)
     accept = _bool(e.get("accept", True), f"{where}.accept")
-    calls_raw = e.get("calls", [])
-    if not isinstance(calls_raw, list):
-        raise ScenarioError(f"{where}.calls", "must be a list of calls")
+    calls_raw = _list(e, "calls", f"{where}.calls", "calls")
     calls, reactions = [], {}
     for i, c in enumerate(calls_raw):
         call = _call(c, f"{where}.calls[{i}]", names)
@@ -306,13 +311,9 @@ def load(source) -> Scenario:
     endpoints = {n: _endpoint(n, e, f"endpoints.{n}", names) for n, e in eps.items()}
     net = _obj(d.get("network", {}), "network")
     _keys(net, ("drop", "rules", "random", "inject", "flood"), "network")
-    drop = net.get("drop", [])
-    if not isinstance(drop, list):
-        raise ScenarioError("network.drop", "must be a list of positions (1 = the first segment sent)")
+    drop = _list(net, "drop", "network.drop", "positions (1 = the first segment sent)")
     drop = frozenset(_int(p, f"network.drop[{i}]", 1) for i, p in enumerate(drop))
-    rules_raw = net.get("rules", [])
-    if not isinstance(rules_raw, list):
-        raise ScenarioError("network.rules", "must be a list of rules")
+    rules_raw = _list(net, "rules", "network.rules", "rules")
     rules = tuple(_rule(r, f"network.rules[{i}]", names) for i, r in enumerate(rules_raw))
     rnd = None
     if "random" in net:
@@ -329,9 +330,7 @@ def load(source) -> Scenario:
                 rnd[k] = v
         if "jitter" in r:
             rnd["jitter"] = _num(r["jitter"], "network.random.jitter")
-    inj_raw = net.get("inject", [])
-    if not isinstance(inj_raw, list):
-        raise ScenarioError("network.inject", "must be a list of segments")
+    inj_raw = _list(net, "inject", "network.inject", "segments")
     inject = tuple(_inject(x, f"network.inject[{i}]", names) for i, x in enumerate(inj_raw))
     flood = None
     if "flood" in net:

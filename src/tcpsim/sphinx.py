@@ -23,7 +23,7 @@ import json
 import re
 from pathlib import Path
 
-from .widgets import DropPanel
+from .widgets import DropPanel, spec_id
 
 STATIC = Path(__file__).parent / "static"
 SPEC = re.compile(r'<script type="application/json" class="tcpsim-spec">(.*?)</script>', re.S)
@@ -39,10 +39,10 @@ def _write_panels(app, exception) -> None:
     for page in sorted(out.rglob("*.html")):
         for raw in SPEC.findall(page.read_text(encoding="utf-8")):
             spec = json.loads(html.unescape(raw) if raw.lstrip().startswith("{&") else raw)
-            panel = DropPanel.from_spec(spec)
-            pid = panel.spec_id()
-            if pid in done:
+            pid = spec_id(spec)
+            if pid in done:           # the same panel on another page: already written
                 continue
+            panel = DropPanel.from_spec(spec)
             data = json.dumps(panel.page_data(), separators=(",", ":"), ensure_ascii=False)
             # gzip (mtime 0: the same bytes every build) and base64: SVG text
             # shrinks about tenfold; the page inflates it with DecompressionStream.

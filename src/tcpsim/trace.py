@@ -170,16 +170,16 @@ class Trace:
             seq, ack = self.relative(r) if relative else (s.seq, s.ack)
             what = "dropped" if r.dropped else ("not delivered" if r.arrive is None else "")
             notes = ", ".join(x for x in ("retransmission" if r.rtx else "", r.note, what) if x)
-            events.append((r.t, r.order, {"t": fmt_t(r.t), "#": str(r.i), "segment": f"{s.src} > {s.dst}",
+            events.append((r.t, r.order, {"t_us": r.t, "t": fmt_t(r.t), "#": str(r.i), "segment": f"{s.src} > {s.dst}",
                                          "flags": s.flags, "seq": str(seq), "ack": "" if ack is None else str(ack),
                                          "len": str(s.len), "notes": notes}))
         for c in self.changes:
-            events.append((c.t, c.order, {"t": fmt_t(c.t), "#": "", "segment": f"{c.endpoint}: {c.old.value} → {c.new.value}",
+            events.append((c.t, c.order, {"t_us": c.t, "t": fmt_t(c.t), "#": "", "segment": f"{c.endpoint}: {c.old.value} → {c.new.value}",
                                        "flags": "", "seq": "", "ack": "", "len": "", "notes": c.cause}))
         for (t, name, what, detail), order in zip(self.notices, self.notice_order):
             if what in ("error", "listener") or (notices and what != "data"):
                 head = {"error": f"{name}: call failed", "listener": f"{name}: listener"}.get(what, f"{name}: app told")
-                events.append((t, order, {"t": fmt_t(t), "#": "", "segment": head,
+                events.append((t, order, {"t_us": t, "t": fmt_t(t), "#": "", "segment": head,
                                               "flags": "", "seq": "", "ack": "", "len": "",
                                               "notes": detail if what in ("error", "listener") else what}))
         events.sort(key=lambda e: (e[0], e[1]))
@@ -200,7 +200,7 @@ class Trace:
         if since is not None or until is not None:
             lo = -1 if since is None else round(since * 1_000_000)
             hi = 1 << 62 if until is None else round(until * 1_000_000)
-            rows = [r for r in rows if lo <= round(float(r["t"]) * 1_000_000) <= hi]
+            rows = [r for r in rows if lo <= r["t_us"] <= hi]
         if about:
             names = {about} if isinstance(about, str) else set(about)
 

@@ -29,7 +29,7 @@ import json
 from dataclasses import dataclass
 from html import escape
 
-from .diagram import state_diagram, trace_events
+from .diagram import state_diagram
 from .ladder import flag_words, ladder
 from .network import run
 from .scenario import builtin, load
@@ -69,6 +69,12 @@ KNOB_VALUES = {"time_wait": (True, False), "two_way": (False, True), "profile": 
                "delay": (0.05, 0.005, 0.25)}
 
 
+def spec_id(spec: dict) -> str:
+    """The short, stable name of a panel's spec (its page data is panel-<id>.js)."""
+    text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def knob_key(knobs: dict) -> str:
     """"profile=linux,time_wait=1": how variants() and the page's script name a knob setting."""
     return ",".join(f"{k}={int(v) if isinstance(v, bool) else v}" for k, v in sorted(knobs.items()))
@@ -102,8 +108,7 @@ class DropPanel:
                    relative=spec["relative"], title=spec["title"], endpoints=spec.get("endpoints"))
 
     def spec_id(self) -> str:
-        text = json.dumps(self.spec(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return spec_id(self.spec())
 
     def knob_values(self, knob: str) -> tuple:
         """The values a knob offers, this panel's scenario's own value first."""
@@ -176,7 +181,7 @@ class DropPanel:
         dia = state_diagram(self.view, trace=trace, endpoints=endpoints, step=step,
                             whatif=bool(knobs.get("two_way")))
         return {"trace": trace, "ladder": lad.svg(), "state": dia.svg(),
-                "table": trace._repr_html_(), "events": len(trace_events(trace))}
+                "table": trace._repr_html_(), "events": len(trace.segments) + len(trace.changes)}
 
     def show(self, drop=(), step: int | None = None, **knobs) -> "PanelFigure":
         """The static figure for one setting (deterministic; the widget's twin)."""
