@@ -26,7 +26,7 @@ Commands:
   serve              build, then serve _build/html on http://127.0.0.1:${PORT:-8000}
                      (set PORT to change the port).
   lab [ARGS...]      setup, then start JupyterLab on 127.0.0.1 in book/ (no browser).
-  bench [ARGS...]    setup, then run python -m tcpsim.bench (ARGS are passed on).
+  bench [ARGS...]    setup, then run benchmarks/bench.py (ARGS are passed on).
 EOF
 }
 
@@ -167,7 +167,7 @@ case "$cmd" in
         ;;
     bench)
         setup
-        exec "$PY" -m tcpsim.bench "$@"
+        exec "$PY" benchmarks/bench.py "$@"
         ;;
     -h|--help|help)
         usage

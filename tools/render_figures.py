@@ -54,8 +54,36 @@ def main(outdir: str | Path = "docs/img") -> list[Path]:
     written += [d.save(out / "state-diagram.svg"), d.save(out / "state-diagram.png")]
     for name, tr in runs().items():
         lad = ladder(tr)
-        written += [lad.save(out / f"ladder-{name}.svg"), lad.save(out / f"ladder-{name}.png")]
+        written += [lad.save(out / f"ladder-{name}.svg"),
+                    svg_to_png(lad.svg(), out / f"ladder-{name}.png", lad.width, lad.height)]
     return written
+
+
+def svg_to_png(svg: str, path, width: int, height: int, scale: float = 2.0) -> Path:
+    """Rasterise with headless Chromium through Playwright (the textbook's browser)."""
+    from playwright.sync_api import sync_playwright
+    path = Path(path)
+    html = ("<!doctype html><html><body style='margin:0;background:#fff'>" + svg + "</body></html>")
+    with sync_playwright() as p:
+        exe = _chromium()
+        browser = p.chromium.launch(executable_path=exe, args=["--no-sandbox", "--disable-gpu"]) if exe \
+            else p.chromium.launch(args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height}, device_scale_factor=scale)
+            page.set_content(html)
+            page.screenshot(path=str(path), clip={"x": 0, "y": 0, "width": width, "height": height})
+        finally:
+            browser.close()
+    return path
+
+
+def _chromium() -> str | None:
+    import shutil
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        exe = shutil.which(name)
+        if exe:
+            return exe
+    return None
 
 
 if __name__ == "__main__":

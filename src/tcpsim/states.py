@@ -1,30 +1,8 @@
-"""The eleven states of RFC 9293 §3.3.2, spelled as the RFC does (with '_')."""
+"""Old import path, kept so that existing scripts keep working: this module is
+`tcpsim.core.states` (the very same module object, so every name is there)."""
 
-from enum import Enum
+import sys
 
+from .core import states as _module
 
-class State(Enum):
-    CLOSED = "CLOSED"
-    LISTEN = "LISTEN"
-    SYN_SENT = "SYN_SENT"
-    SYN_RECEIVED = "SYN_RECEIVED"
-    ESTABLISHED = "ESTABLISHED"
-    FIN_WAIT_1 = "FIN_WAIT_1"
-    FIN_WAIT_2 = "FIN_WAIT_2"
-    CLOSE_WAIT = "CLOSE_WAIT"
-    CLOSING = "CLOSING"
-    LAST_ACK = "LAST_ACK"
-    TIME_WAIT = "TIME_WAIT"
-
-    def __repr__(self) -> str:
-        return f"State.{self.name}"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-#: States in which both sequence spaces are synchronized (RFC 9293 §3.10.7.4).
-SYNCHRONIZED = frozenset({
-    State.ESTABLISHED, State.FIN_WAIT_1, State.FIN_WAIT_2, State.CLOSE_WAIT,
-    State.CLOSING, State.LAST_ACK, State.TIME_WAIT,
-})
+sys.modules[__name__] = _module

@@ -1,4 +1,4 @@
-"""Benchmarks: `python -m tcpsim.bench` (or `./run.sh bench`) prints medians.
+"""Benchmarks: `python benchmarks/bench.py` (or `./run.sh bench`) prints medians.
 
 1. Every one of the 4096 subsets of losses among the first 12 transmitted
    segments of the connect-close scenario, run one after the other on one
@@ -27,8 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from .network import Simulation
-from .scenario import load
+from tcpsim.core.network import Simulation
+from tcpsim.core.scenario import load
 
 
 def _median(fn, repeats: int) -> float:
@@ -64,7 +64,7 @@ def flood(cookies: int, count: int = 100_000):
     return Simulation(load(flood_scenario(cookies, count))).run()
 
 
-TOP = Path(__file__).resolve().parents[2]
+TOP = Path(__file__).resolve().parents[1]
 
 
 def build_site(out: Path) -> float:
@@ -139,7 +139,7 @@ def main(argv=None) -> int:
                   f"{len(tr.segments)} segments, legitimate client {'connected' if ok else 'never connected'}")
     if args.only in (None, "widget"):
         try:
-            from .bench_diagrams import bench_widget
+            from bench_diagrams import bench_widget
         except ImportError:
             print("widget: diagrams not available")
         else:

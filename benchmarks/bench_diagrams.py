@@ -13,7 +13,7 @@ Each click uses a drop set not seen before in that run, and the render cache
 is cleared before every repeat, so nothing is served from a cache (a real
 widget would also hit the cache when a reader comes back to a drop set).
 
-    python -m tcpsim.bench_diagrams [repeats]
+    python benchmarks/bench_diagrams.py [repeats]
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ import subprocess
 import sys
 import time
 
-from . import diagram
-from .diagram import dot_binary, state_diagram
-from .ladder import ladder
-from .network import run
-from .scenario import builtin, load
+from tcpsim.render import state_diagram as diagram
+from tcpsim.render.state_diagram import dot_binary, state_diagram
+from tcpsim.render.ladder import ladder
+from tcpsim.core.network import run
+from tcpsim.core.scenario import builtin, load
 
 #: drop sets a reader might click through (positions in the trace, from 1)
 DROP_SETS = ((), (1,), (2,), (3,), (4,), (5,), (6,), (2, 3), (4, 5), (1, 2), (5, 6), (2, 5))

@@ -1,0 +1,84 @@
+"""A Sphinx extension that makes drop-a-packet panels work without a kernel.
+
+On the website a live panel (`DropPanel.widget()`) is rendered from its
+text/html form (`DropPanel.static_html`): the loss-free figure plus the
+panel's spec as JSON.  When the build finishes, this extension finds every
+spec in the written pages, re-creates the panel with the same simulator,
+pre-renders every single and pair of drops with every knob value
+(`DropPanel.page_data`) and writes them next to the site as
+``_static/tcpsim/panel-<id>.js``.  ``tcpsim-panels.js`` loads that file with
+a plain ``<script>`` tag (so the page works from ``file://`` too) and swaps
+the figures when the reader toggles a segment.  Nothing is fetched from
+outside the site.
+
+Use it by listing ``tcpsim.sphinx`` in ``sphinx.extra_extensions``.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import html
+import json
+import re
+from pathlib import Path
+
+from .panels import DropPanel, spec_id
+
+STATIC = Path(__file__).parent / "static"
+SPEC = re.compile(r'<script type="application/json" class="tcpsim-spec">(.*?)</script>', re.S)
+
+
+def _write_panels(app, exception) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    out = Path(app.outdir)
+    target = out / "_static" / "tcpsim"
+    target.mkdir(parents=True, exist_ok=True)
+    done = set()
+    for page in sorted(out.rglob("*.html")):
+        for raw in SPEC.findall(page.read_text(encoding="utf-8")):
+            spec = json.loads(html.unescape(raw) if raw.lstrip().startswith("{&") else raw)
+            pid = spec_id(spec)
+            if pid in done:           # the same panel on another page: already written
+                continue
+            panel = DropPanel.from_spec(spec)
+            data = json.dumps(panel.page_data(), separators=(",", ":"), ensure_ascii=False)
+            # gzip (mtime 0: the same bytes every build) and base64: SVG text
+            # shrinks about tenfold; the page inflates it with DecompressionStream.
+            packed = base64.b64encode(gzip.compress(data.encode("utf-8"), mtime=0)).decode("ascii")
+            (target / f"panel-{pid}.js").write_text(
+                "window.tcpsimPanels = window.tcpsimPanels || {};\n"
+                f"window.tcpsimPanels[{json.dumps(pid)}] = \"{packed}\";\n", encoding="utf-8")
+            done.add(pid)
+
+
+def _tidy_scripts(app, pagename, templatename, context, doctree) -> None:
+    """Drop the frozen ipywidget state myst-nb would embed (the page shows the
+    kernel-free twin instead; it would only add weight) and duplicate scripts."""
+    files = context.get("script_files")
+    if files:
+        kept, seen = [], set()
+        for f in files:
+            attrs = getattr(f, "attributes", {}) or {}
+            if attrs.get("type") == "application/vnd.jupyter.widget-state+json":
+                continue
+            key = (getattr(f, "filename", None) or None, tuple(sorted(attrs.items())))
+            if key in seen:   # jupyter-book 1.0 adds sphinx-thebe's config script twice:
+                continue      # "Identifier 'THEBE_JS_URL' has already been declared"
+            seen.add(key)
+            kept.append(f)
+        context["script_files"] = kept
+
+
+def _static_path(app) -> None:
+    app.config.html_static_path.append(str(STATIC))
+
+
+def setup(app):
+    app.connect("builder-inited", _static_path)
+    app.add_js_file("tcpsim-panels.js")
+    app.add_css_file("tcpsim-panels.css")
+    app.connect("build-finished", _write_panels)
+    app.connect("html-page-context", _tidy_scripts)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,316 @@
+"""The network and the scheduler that runs a scenario.
+
+A `Simulation` holds the hosts of a scenario and a heap of pending events
+ordered by (time, kind, counter): the counter makes ties deterministic (as in
+SimPy), so the same scenario always gives the same trace.  Loss, delay,
+duplication and injection belong to the channel, not to the endpoints; random
+loss draws from its own seeded `random.Random`, never the global one.
+
+Events of equal time run in this order: timers, then deliveries, then user
+calls, then injected segments, then a flood's next SYN.  (When a retransmission timer and a segment
+that would make it unnecessary fall on the same instant, the timer fires
+first, as a real kernel on loopback shows for a lost SYN-ACK.)
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+
+from .endpoint import Connection, Host, Listener
+from .errors import IllegalCall, ScenarioError
+from .segment import MOD, Segment
+from .trace import SegmentRecord, StateChange, Trace
+from .units import US, secs, us
+
+TIMER, DELIVER, CALL, INJECT, FLOOD = 0, 1, 2, 3, 4
+
+
+class Match:
+    """Which segments a network rule applies to."""
+
+    __slots__ = ("src", "dst", "flags", "has", "data", "seq", "ack", "nth", "seen", "action", "extra")
+
+    def __init__(self, action: str, src=None, dst=None, flags=None, has=None, data=None,
+                 seq=None, ack=None, nth=1, extra: int = 0):
+        self.action, self.src, self.dst, self.flags, self.has, self.data = action, src, dst, flags, has, data
+        self.seq, self.ack = seq, ack
+        self.nth = nth          # 1-based, or None for every matching segment
+        self.extra = extra
+        self.seen = 0
+
+    def hit(self, seg: Segment) -> bool:
+        if self.src is not None and seg.src != self.src:
+            return False
+        if self.dst is not None and seg.dst != self.dst:
+            return False
+        if self.flags is not None and seg.flags != self.flags:
+            return False
+        if self.has is not None and any(c not in seg.flags for c in self.has):
+            return False
+        if self.data is not None and (seg.len > 0) != self.data:
+            return False
+        if self.seq is not None and seg.seq != self.seq:
+            return False
+        if self.ack is not None and seg.ack != self.ack:
+            return False
+        self.seen += 1
+        return self.nth is None or self.seen == self.nth
+
+
+class Simulation:
+    """Run a `scenario.Scenario` and record its `Trace`."""
+
+    def __init__(self, scenario, drop: frozenset[int] | set[int] | tuple = ()):
+        self.sc = scenario
+        self.trace = Trace(scenario)
+        self.heap: list = []
+        self.counter = 0
+        self.hosts: dict[str, Host] = {}
+        self.apps: dict[str, object] = {}
+        self.latest: dict[str, Connection | Listener] = {}
+        self.drop_at = frozenset(scenario.drop) | frozenset(drop)
+        self.rules = [Match(**r) for r in scenario.rules]
+        rnd = scenario.random
+        self.rng = random.Random(rnd["seed"]) if rnd else None
+        self.loss = rnd.get("loss", 0.0) if rnd else 0.0
+        self.dup = rnd.get("duplicate", 0.0) if rnd else 0.0
+        self.jitter = us(rnd.get("jitter", 0.0)) if rnd else 0
+        self.delay = us(scenario.delay)
+        self.until = None if scenario.until is None else us(scenario.until)
+        for ep in scenario.endpoints.values():
+            host = Host(ep.name, scenario.profile, isn=ep.isn, isn_step=ep.isn_step)
+            self.hosts[ep.name] = host
+            self.apps[ep.name] = ep
+            for call in ep.calls:
+                if call.t is not None:
+                    self._push(us(call.t), CALL, (ep.name, None, call))
+        for inj in scenario.inject:
+            self._push(us(inj["t"]), INJECT, inj)
+        if scenario.flood:
+            f = scenario.flood
+            self._push(us(f["t"]), FLOOD, 0)
+        self.now = 0
+
+    def _push(self, t: int, kind: int, payload) -> None:
+        self.counter += 1
+        heapq.heappush(self.heap, (t, kind, self.counter, payload))
+
+    # ------------------------------------------------------------------ running
+    def run(self) -> Trace:
+        heap = self.heap
+        until = self.until
+        pop = heapq.heappop
+        while heap:
+            t, kind, _, payload = pop(heap)
+            if until is not None and t > until:
+                self.now = until
+                break
+            if kind == TIMER and payload.scheduled != t:
+                continue                          # a timer that was moved or stopped
+            self.now = t
+            if kind == DELIVER:
+                host = self.hosts[payload.dst]
+                host.now = t
+                host.receive(payload, t)
+                self._drain(host)
+            elif kind == TIMER:
+                conn = payload
+                conn.scheduled = None
+                conn.host.now = t
+                conn.handle_timer(t)
+                self._drain(conn.host)
+            elif kind == CALL:
+                self._call(*payload)
+            elif kind == INJECT:
+                self._inject(payload)
+            else:
+                self._flood(payload)
+        tr = self.trace
+        tr.end = self.now
+        for host in self.hosts.values():
+            for conn in host.all:
+                tr.final[conn.name] = conn.state
+            for lst in host.listeners.values():
+                tr.final.setdefault(lst.name, lst.state)
+            tr.isn[host.name] = host.isn
+        return tr
+
+    def _drain(self, host: Host) -> None:
+        """Take a host's outputs: segments onto the wire, changes into the trace."""
+        t = self.now
+        if host.born:
+            for conn in host.born:
+                host.all.append(conn)
+                self.latest[host.name] = conn
+            host.born.clear()
+        if host.order:
+            tr = self.trace
+            lists = {"c": iter(host.changes), "l": iter(host.loops), "o": iter(host.outbox),
+                     "n": iter(host.notices)}
+            reactions = []
+            for kind in host.order:          # in the order they happened
+                item = next(lists[kind])
+                if kind == "o":
+                    self._transmit(item[0], item[1], t, "")
+                elif kind == "c":
+                    ct, name, old, new, rule = item
+                    tr.changes.append(StateChange(ct, name, old, new, rule, tr.tick()))
+                elif kind == "l":
+                    tr.loops.append(item)
+                    tr.loop_order.append(tr.tick())
+                else:
+                    nt, conn, what, detail = item
+                    tr.notices.append((nt, conn.name, what, detail))
+                    tr.notice_order.append(tr.tick())
+                    reactions.append((conn, what, nt))
+            for lst in (host.changes, host.loops, host.outbox, host.notices):
+                list.clear(lst)
+            host.order.clear()
+            for conn, what, nt in reactions:
+                self._react(host.name, conn, what, nt)
+        if host.dirty:
+            for conn in host.dirty:
+                due = conn.next_timer()
+                if due is not None and due != conn.scheduled:
+                    conn.scheduled = due
+                    self._push(due, TIMER, conn)
+                elif due is None:
+                    conn.scheduled = None
+            host.dirty.clear()
+
+    def _transmit(self, seg: Segment, rtx: bool, t: int, note: str) -> None:
+        i = len(self.trace.segments) + 1
+        dropped = False
+        extra = 0
+        dup = None
+        for m in self.rules:                # every rule sees (and counts) every segment
+            if m.hit(seg):
+                if m.action == "drop":
+                    dropped = True
+                elif m.action == "delay":
+                    extra += m.extra
+                elif m.action == "duplicate":
+                    dup = m.extra
+        dropped = dropped or i in self.drop_at
+        rng = self.rng
+        if rng is not None and not dropped:
+            if self.loss and rng.random() < self.loss:
+                dropped = True
+            else:
+                if self.jitter:
+                    extra += rng.randrange(self.jitter + 1)
+                if self.dup and rng.random() < self.dup:
+                    dup = rng.randrange(self.jitter + 1) if self.jitter else 0
+        arrive = None
+        if not dropped and seg.dst in self.hosts:
+            arrive = t + self.delay + extra
+            self._push(arrive, DELIVER, seg)
+        elif not dropped:
+            note = (note + ", " if note else "") + "no such host"
+        tr = self.trace
+        tr.segments.append(SegmentRecord(i, t, seg, dropped, rtx, arrive, note, tr.tick()))
+        if dup is not None and arrive is not None:
+            arrive2 = arrive + dup
+            self._push(arrive2, DELIVER, seg)
+            tr.segments.append(SegmentRecord(i + 1, t, seg, False, False, arrive2, "duplicate", tr.tick()))
+
+    # --------------------------------------------------------------- the apps
+    def _target(self, host_name: str, conn, call):
+        if conn is not None:
+            return conn
+        if call.conn is not None:
+            for c in self.hosts[host_name].all:
+                if c.name == call.conn:
+                    return c
+            raise ScenarioError(call.where, f"{call.name}: {host_name} has no connection named {call.conn!r} "
+                                            f"at t={secs(self.now):g} s")
+        if call.target == "listener":
+            host = self.hosts[host_name]
+            if not host.listeners:
+                raise ScenarioError(call.where, f"{call.name}: {host_name} has no listener")
+            return next(iter(host.listeners.values()))
+        latest = self.latest.get(host_name)
+        if latest is None:
+            host = self.hosts[host_name]
+            if host.listeners:
+                return next(iter(host.listeners.values()))
+            raise ScenarioError(call.where, f"{call.name}: {host_name} has no connection yet")
+        return latest
+
+    def _call(self, host_name: str, conn, call) -> None:
+        host = self.hosts[host_name]
+        t = self.now
+        host.now = t
+        ep = self.apps[host_name]
+        try:
+            if call.name == "listen":
+                lst = host.listen(call.port or ep.port, t, backlog=ep.backlog, auto_accept=ep.accept)
+                lst.two_way = self.sc.whatif.get("two_way_handshake", False)
+            elif call.name == "connect":
+                peer = self.apps.get(call.to)
+                rport = call.port or (peer.port if peer is not None else 80)
+                host.connect(call.sport or ep.port, call.to, rport, t, isn=call.isn)
+            elif call.name == "accept":
+                lst = self._target(host_name, None, call)
+                if not isinstance(lst, Listener):
+                    lst = next(iter(host.listeners.values()), None)
+                if lst is None:
+                    raise ScenarioError(call.where, "accept: no listener")
+                for _ in range(call.count):
+                    lst.accept(t)
+            else:
+                target = self._target(host_name, conn, call)
+                if isinstance(target, Listener) and call.name not in ("close", "abort"):
+                    raise ScenarioError(call.where, f"{call.name}: {host_name} has only a listener, "
+                                                    f"no connection, at t={secs(t):g} s")
+                if call.name == "send":
+                    target.send(call.bytes, t)
+                elif call.name == "close":
+                    target.close(t)
+                elif call.name == "shutdown":
+                    target.shutdown(t)
+                elif call.name == "abort":
+                    target.abort(t)
+        except IllegalCall as e:
+            # The application's call fails, as a socket call returns an error:
+            # the run goes on and the trace says so.
+            self.trace.notices.append((t, e.endpoint, "error", str(e)))
+            self.trace.notice_order.append(self.trace.tick())
+        self._drain(host)
+
+    def _react(self, host_name: str, conn, what: str, t: int) -> None:
+        ep = self.apps[host_name]
+        for call in ep.reactions.get(what, ()):
+            self._push(t + us(call.after), CALL, (host_name, conn, call))
+
+    # ------------------------------------------------------------ injection
+    def _inject(self, inj: dict) -> None:
+        seg = Segment(src=inj["src"], sport=inj["sport"], dst=inj["dst"], dport=inj["dport"],
+                      flags=inj["flags"], seq=inj["seq"], ack=inj.get("ack"), len=inj.get("len", 0))
+        self._transmit(seg, False, self.now, inj.get("note") or "injected")
+
+    def _flood(self, k: int) -> None:
+        """One spoofed SYN of a SYN flood; schedules the next."""
+        f = self.sc.flood
+        src = f"{f['src']}{k // 60000 + 1}"
+        seg = Segment(src=src, sport=1024 + k % 60000, dst=f["dst"], dport=f["dport"], flags="S",
+                      seq=(k * 2654435761 + 12345) % MOD)
+        self._transmit(seg, False, self.now, "flood")
+        if k + 1 < f["count"]:
+            self._push(us(f["t"]) + ((k + 1) * US) // f["rate"], FLOOD, k + 1)
+
+
+def run(scenario, drop=(), until: float | None = None) -> Trace:
+    """Run a scenario (a `Scenario`, a dict, or a built-in's name) and return its trace.
+
+    drop: positions (from 1) of segments to lose as well; until: stop at this
+    time (seconds) instead of the scenario's own end."""
+    from dataclasses import replace
+
+    from .scenario import Scenario, load
+    if not isinstance(scenario, Scenario):
+        scenario = load(scenario)
+    if until is not None:
+        scenario = replace(scenario, until=float(until))
+    return Simulation(scenario, drop).run()

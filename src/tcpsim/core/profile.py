@@ -1,0 +1,146 @@
+"""Profiles: the constants a TCP runs with, each visible and overridable.
+
+`linux` follows the defaults of a current Linux kernel (the sysctl or the
+constant is named beside each field); `rfc9293` follows the RFCs (MSL of two
+minutes, RFC 6298's one-second RTO floor).  A scenario picks a profile and may
+override any field, e.g. `{"msl": 5}` for a lesson that wants a 10-second
+TIME_WAIT.  Times are seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+
+from .errors import ScenarioError
+
+
+@dataclass(frozen=True, kw_only=True)
+class Profile:
+    name: str
+    #: Maximum segment lifetime (RFC 9293 §3.4.2).  Linux has no MSL constant:
+    #: its TIME_WAIT is the fixed TCP_TIMEWAIT_LEN of 60 s, an implied MSL of 30 s.
+    msl: float
+    #: How long TIME_WAIT lasts: 2*MSL in the RFC, TCP_TIMEWAIT_LEN in Linux.
+    time_wait: float
+    rto_initial: float = 1.0          # RFC 6298 §2.1; Linux TCP_TIMEOUT_INIT
+    rto_min: float = 0.2              # Linux TCP_RTO_MIN; RFC 6298 §2.4 says 1 s
+    rto_max: float = 120.0            # Linux TCP_RTO_MAX
+    #: "linux": RTO = SRTT + max(4*RTTVAR, rto_min) (tcp_set_rto);
+    #: "rfc6298": RTO = max(rto_min, SRTT + 4*RTTVAR).
+    rto_formula: str = "linux"
+    syn_retries: int = 6              # net.ipv4.tcp_syn_retries
+    #: net.ipv4.tcp_syn_linear_timeouts: this many SYN retransmissions keep
+    #: the initial RTO before it starts doubling (so 1, 1, 1, 1, 1, 2, 4 s...).
+    syn_linear_timeouts: int = 4
+    #: Linux turns tcp_syn_retries / tcp_retries2 into a time budget
+    #: (tcp_model_timeout: 127 s for 6 SYN retries); RFC 9293 §3.8.3 leaves
+    #: R2 to the implementation, the rfc9293 profile counts retransmissions.
+    retry_budget_in_time: bool = True
+    synack_retries: int = 5           # net.ipv4.tcp_synack_retries
+    retries2: int = 15                # net.ipv4.tcp_retries2
+    orphan_retries: int = 8           # net.ipv4.tcp_orphan_retries (0 means 8)
+    fin_timeout: float | None = 60.0  # net.ipv4.tcp_fin_timeout (orphaned FIN_WAIT_2)
+    #: The ACK of a FIN that moves us to CLOSE_WAIT waits this long for the
+    #: application's own FIN to ride on (Linux enters "pingpong" mode in
+    #: tcp_fin() and delays the ACK).  The classic figure is TCP_DELACK_MIN,
+    #: 40 ms; on loopback a 6.18 kernel sent the lone ACK 0.1-5.2 ms after
+    #: the FIN (tests/data/linux), so the profile uses 4 ms.  0: ACK at once.
+    delayed_ack: float = 0.004
+    #: Out-of-window ACKs (dup SYN in SYN_RECEIVED, ...) at most once per this
+    #: many seconds: net.ipv4.tcp_invalid_ratelimit (500 ms).
+    invalid_ratelimit: float = 0.5
+    #: net.ipv4.tcp_rfc1337: 1 ignores an RST in TIME_WAIT (RFC 1337).
+    rfc1337: bool = False
+    #: An RST in TIME_WAIT whose seq is in the window but not exact: RFC 9293
+    #: (RFC 5961 §3.2) answers with a challenge ACK; Linux's
+    #: tcp_timewait_state_process acts only on seq == RCV.NXT and drops it.
+    time_wait_challenge_ack: bool = False
+    #: Linux resets a connection that receives new data after close() (in
+    #: FIN_WAIT_1/2).  RFC 9293's CLOSE is a half-close and keeps receiving.
+    abort_on_data_after_close: bool = True
+    #: A FIN that also acknowledges our FIN, arriving in FIN_WAIT_1: Linux
+    #: (tcp_rcv_state_process), like the order of RFC 9293 §3.10.7.4's steps,
+    #: processes the ACK first, so the connection passes through FIN_WAIT_2 for
+    #: an instant; the RFC also describes going straight to TIME_WAIT (eighth
+    #: step, and §3.3.2 Note 2), which the rfc9293 profile does.
+    fin_wait_1_via_2: bool = True
+    #: An abort (close with SO_LINGER 0) sends RST+ACK in Linux
+    #: (tcp_send_active_reset); RFC 9293 §3.10.5 shows a bare RST.
+    rst_ack_on_abort: bool = True
+    #: net.ipv4.tcp_syncookies: 0 never, 1 when the SYN queue is full, 2 always.
+    syncookies: int = 1
+    #: Linux prunes a clogged SYN queue (reqsk_timer_handler): see
+    #: Listener.synack_limit.  The RFC says nothing about it.
+    synq_pruning: bool = True
+    #: net.ipv4.tcp_abort_on_overflow: 1 answers an ACK for a full accept queue with RST.
+    abort_on_overflow: bool = False
+    #: net.core.somaxconn: the largest backlog listen() accepts.
+    somaxconn: int = 4096
+    #: TCP timestamps (net.ipv4.tcp_timestamps=1, RFC 7323): every RTT sample
+    #: is now - TSecr, so retransmitted segments give samples too -- measured
+    #: from the copy the peer answered, which after a lost SYN-ACK is the
+    #: first one, giving an RTO near 3 s as the kernel showed.  Without them,
+    #: Karn's rule applies and a handshake that needed a retransmission
+    #: leaves the RTO at 3 s (RFC 6298 §5.7).
+    timestamps: bool = True
+    #: Set PSH on the last segment of each send() (Linux tcp_push does; the
+    #: RFC leaves PUSH to the user, and its figures show data without it).
+    push: bool = True
+    mss: int = 1460
+    window: int = 65535
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+PROFILES: dict[str, Profile] = {
+    "linux": Profile(name="linux", msl=30.0, time_wait=60.0),
+    "rfc9293": Profile(
+        name="rfc9293", msl=120.0, time_wait=240.0, rto_min=1.0, rto_formula="rfc6298",
+        syn_retries=7,  # RFC 9293 §3.8.3 (MUST-23): retry a SYN for at least 3 minutes
+        synack_retries=5, retries2=15, orphan_retries=15, delayed_ack=0.0, timestamps=False, push=False, fin_wait_1_via_2=False, rst_ack_on_abort=False,
+        syn_linear_timeouts=0, retry_budget_in_time=False, time_wait_challenge_ack=True, synq_pruning=False,
+        rfc1337=False, abort_on_data_after_close=False, fin_timeout=None,
+    ),
+}
+
+_FIELDS = {f.name: f for f in fields(Profile)}
+#: Constants a run cannot work with at zero (a zero RTO or MSS never advances).
+POSITIVE = frozenset({"rto_initial", "rto_min", "rto_max", "mss", "window"})
+
+
+def make_profile(name: str = "linux", overrides: dict | None = None, where: str = "profile") -> Profile:
+    """The named profile with `overrides` applied.
+
+    Overriding `msl` also sets `time_wait` to 2*MSL unless `time_wait` is given
+    too.  Unknown names and values of the wrong type raise ScenarioError.
+    """
+    if name not in PROFILES:
+        raise ScenarioError(where, f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}")
+    base = PROFILES[name]
+    overrides = dict(overrides or {})
+    if not overrides:
+        return base
+    for key, value in overrides.items():
+        if key not in _FIELDS or key == "name":
+            raise ScenarioError(f"overrides.{key}", f"no such constant; known: {', '.join(k for k in _FIELDS if k != 'name')}")
+        default = getattr(base, key)
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, int):
+            ok = isinstance(value, int) and not isinstance(value, bool) and (value > 0 if key in POSITIVE else value >= 0)
+        elif isinstance(default, float) or default is None:
+            ok = value is None and key == "fin_timeout" or (
+                isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+                and (value > 0 if key in POSITIVE else value >= 0))
+        else:
+            ok = isinstance(value, str) and (key != "rto_formula" or value in ("linux", "rfc6298"))
+        if not ok:
+            need = " > 0" if key in POSITIVE else ""
+            raise ScenarioError(f"overrides.{key}", f"bad value {value!r} (default {default!r}{'; must be' + need if need else ''})")
+    if "msl" in overrides and "time_wait" not in overrides:
+        overrides["time_wait"] = 2 * overrides["msl"]
+    if overrides.get("syncookies", 1) not in (0, 1, 2):
+        raise ScenarioError("overrides.syncookies", "must be 0, 1 or 2")
+    return replace(base, **overrides)

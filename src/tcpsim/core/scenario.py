@@ -1,0 +1,401 @@
+"""Scenarios as data: who calls what when, over which network.
+
+A scenario is a dict (or a JSON/YAML file) like this::
+
+    {"name": "connect-close",
+     "description": "A client connects, then closes; the server closes at end of data.",
+     "profile": "linux",                  # or "rfc9293"
+     "overrides": {"msl": 5},             # any profile constant
+     "whatif": {"time_wait": 0},          # NOT TCP: two_way_handshake, time_wait
+     "delay": 0.05,                       # one-way delay, seconds
+     "until": null,                       # stop time (default: when nothing is left to do)
+     "endpoints": {                       # isn: the first connection's ISN;
+       "client": {"port": 40000, "isn": 100,  # later ones add isn_step (64000)
+                  "calls": [{"t": 0, "call": "connect", "to": "server"},
+                            {"t": 1, "call": "close"}]},
+       "server": {"port": 80, "isn": 300, "backlog": 128, "accept": true,
+                  "calls": [{"t": 0, "call": "listen"},
+                            {"on": "eof", "call": "close"}]}},
+     "network": {"drop": [2],                                 # positions in the trace, from 1
+                 "rules": [{"action": "drop", "src": "server", "flags": "SA", "nth": 1}],
+                 "random": {"seed": 1, "loss": 0.1, "duplicate": 0.0, "jitter": 0.0},
+                 "inject": [{"t": 0.5, "src": "client", "sport": 40000, "dst": "server",
+                             "dport": 80, "flags": "S", "seq": 7}],
+                 "flood": {"t": 0, "count": 1000, "rate": 1000, "dst": "server", "dport": 80}}}
+
+Calls: listen, connect (to, port, sport, isn), send (bytes), close, shutdown,
+abort, accept (count).  send, close, shutdown and abort act on the host's
+latest connection unless "conn" names one ("client#2"; a host's first
+connection has the host's name); close and abort with "target": "listener"
+act on the listener (which resets the connections nobody accepted).  A call has either "t" (seconds) or "on" (what the
+application reacts to: connected, accepted, eof, data, reset, refused,
+timed out) with an optional "after" delay.  Every problem raises
+`ScenarioError` naming the field, e.g. ``endpoints.client.calls[1].t``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import ScenarioError
+from .profile import Profile, make_profile
+from .segment import MOD, canonical_flags
+from .units import us
+
+CALLS = ("listen", "connect", "send", "close", "shutdown", "abort", "accept")
+TRIGGERS = ("connected", "accepted", "eof", "data", "reset", "refused", "timed out")
+RULE_ACTIONS = ("drop", "delay", "duplicate")
+
+
+@dataclass(frozen=True)
+class Call:
+    name: str
+    where: str
+    t: float | None = None
+    on: str | None = None
+    after: float = 0.0
+    to: str | None = None
+    port: int | None = None
+    sport: int | None = None
+    isn: int | None = None
+    bytes: int = 0
+    count: int = 1
+    target: str | None = None
+    conn: str | None = None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    port: int
+    isn: int | None
+    backlog: int
+    accept: bool
+    calls: tuple[Call, ...]
+    reactions: dict
+    isn_step: int = 64000
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    profile: Profile
+    endpoints: dict
+    delay: float = 0.05
+    until: float | None = None
+    drop: frozenset = frozenset()
+    rules: tuple = ()
+    random: dict | None = None
+    inject: tuple = ()
+    flood: dict | None = None
+    whatif: dict = field(default_factory=dict)
+    source: dict = field(default_factory=dict, compare=False, repr=False)
+
+
+# ----------------------------------------------------------------- checkers
+def _obj(v, where):
+    if not isinstance(v, dict):
+        raise ScenarioError(where, f"must be an object, got {type(v).__name__}")
+    return v
+
+
+def _keys(d, allowed, where):
+    extra = [k for k in d if k not in allowed]
+    if extra:
+        raise ScenarioError(f"{where}.{extra[0]}" if where else extra[0],
+                            f"unknown field; allowed here: {', '.join(allowed)}")
+
+
+def _num(v, where, minimum=0.0):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < minimum:
+        raise ScenarioError(where, f"must be a finite number >= {minimum:g}, got {v!r}")
+    return float(v)
+
+
+def _int(v, where, lo=0, hi=None):
+    if isinstance(v, bool) or not isinstance(v, int) or v < lo or (hi is not None and v > hi):
+        rng = f"{lo}..{hi}" if hi is not None else f">= {lo}"
+        raise ScenarioError(where, f"must be an integer {rng}, got {v!r}")
+    return v
+
+
+def _str(v, where, choices=None):
+    if not isinstance(v, str) or not v:
+        raise ScenarioError(where, f"must be a non-empty string, got {v!r}")
+    if choices is not None and v not in choices:
+        raise ScenarioError(where, f"{v!r} is not one of {', '.join(choices)}")
+    return v
+
+
+def _list(d, key, where, what):
+    v = d.get(key, [])
+    if not isinstance(v, list):
+        raise ScenarioError(where, f"must be a list of {what}")
+    return v
+
+
+def _bool(v, where):
+    if not isinstance(v, bool):
+        raise ScenarioError(where, f"must be true or false, got {v!r}")
+    return v
+
+
+def _flags(v, where):
+    if not isinstance(v, str):
+        raise ScenarioError(where, f"must be a string of flag letters, got {v!r}")
+    try:
+        return canonical_flags(v)
+    except ValueError as e:
+        raise ScenarioError(where, str(e)) from None
+
+
+PORT = (1, 65535)
+
+
+def _call(c, where, names) -> Call:
+    c = _obj(c, where)
+    _keys(c, ("t", "on", "after", "call", "to", "port", "sport", "isn", "bytes", "count", "target", "conn"), where)
+    if "call" not in c:
+        raise ScenarioError(f"{where}.call", f"missing; one of {', '.join(CALLS)}")
+    name = _str(c["call"], f"{where}.call", CALLS)
+    if ("t" in c) == ("on" in c):
+        raise ScenarioError(where, 'give exactly one of "t" (a time) or "on" (an event to react to)')
+    kw = {"name": name, "where": where}
+    if "t" in c:
+        kw["t"] = _num(c["t"], f"{where}.t")
+    else:
+        kw["on"] = _str(c["on"], f"{where}.on", TRIGGERS)
+    if "after" in c:
+        kw["after"] = _num(c["after"], f"{where}.after")
+    if name == "connect":
+        if "to" not in c:
+            raise ScenarioError(f"{where}.to", "missing: which endpoint to connect to")
+        kw["to"] = _str(c["to"], f"{where}.to")
+        if kw["to"] not in names:
+            raise ScenarioError(f"{where}.to", f"no endpoint named {kw['to']!r}; endpoints: {', '.join(names)}")
+    elif "to" in c:
+        raise ScenarioError(f"{where}.to", f"only connect takes 'to', not {name}")
+    for k in ("port", "sport"):
+        if k in c:
+            kw[k] = _int(c[k], f"{where}.{k}", *PORT)
+    if "isn" in c:
+        kw["isn"] = _int(c["isn"], f"{where}.isn", 0, MOD - 1)
+    if name == "send":
+        if "bytes" not in c:
+            raise ScenarioError(f"{where}.bytes", "missing: how many bytes to send")
+        kw["bytes"] = _int(c["bytes"], f"{where}.bytes", 1)
+    elif "bytes" in c:
+        raise ScenarioError(f"{where}.bytes", f"only send takes 'bytes', not {name}")
+    if "count" in c:
+        kw["count"] = _int(c["count"], f"{where}.count", 1)
+    if "target" in c:
+        if name not in ("close", "abort"):
+            raise ScenarioError(f"{where}.target", f"only close and abort can target the listener, not {name}")
+        kw["target"] = _str(c["target"], f"{where}.target", ("listener",))
+    if "conn" in c:
+        if name in ("listen", "connect", "accept"):
+            raise ScenarioError(f"{where}.conn", f"{name} does not act on an existing connection")
+        kw["conn"] = _str(c["conn"], f"{where}.conn")
+    return Call(**kw)
+
+
+def _endpoint(name, e, where, names) -> Endpoint:
+    e = _obj(e, where)
+    _keys(e, ("port", "isn", "isn_step", "backlog", "accept", "calls"), where)
+    port = _int(e.get("port", 80), f"{where}.port", *PORT)
+    isn = _int(e["isn"], f"{where}.isn", 0, MOD - 1) if "isn" in e else None
+    backlog = _int(e.get("backlog", 128), f"{where}.backlog", 0)
+    accept = _bool(e.get("accept", True), f"{where}.accept")
+    calls_raw = _list(e, "calls", f"{where}.calls", "calls")
+    calls, reactions = [], {}
+    for i, c in enumerate(calls_raw):
+        call = _call(c, f"{where}.calls[{i}]", names)
+        if call.on is None:
+            calls.append(call)
+        else:
+            reactions.setdefault(call.on, []).append(call)
+    step = _int(e.get("isn_step", 64000), f"{where}.isn_step", 0, MOD - 1)
+    return Endpoint(name, port, isn, backlog, accept, tuple(calls), reactions, step)
+
+
+def _rule(r, where, names):
+    r = _obj(r, where)
+    _keys(r, ("action", "src", "dst", "flags", "has", "data", "seq", "ack", "nth", "extra"), where)
+    out = {"action": _str(r.get("action", "drop"), f"{where}.action", RULE_ACTIONS)}
+    for k in ("src", "dst"):
+        if k in r:
+            out[k] = _str(r[k], f"{where}.{k}")
+            if out[k] not in names:
+                raise ScenarioError(f"{where}.{k}", f"no endpoint named {out[k]!r}")
+    for k in ("flags", "has"):
+        if k in r:
+            out[k] = _flags(r[k], f"{where}.{k}")
+    if "data" in r:
+        out["data"] = _bool(r["data"], f"{where}.data")
+    for k in ("seq", "ack"):
+        if k in r:
+            out[k] = _int(r[k], f"{where}.{k}", 0, MOD - 1)
+    nth = r.get("nth", 1)
+    if nth == "all":
+        out["nth"] = None
+    else:
+        out["nth"] = _int(nth, f"{where}.nth", 1)
+    if out["action"] != "drop":
+        if "extra" not in r:
+            raise ScenarioError(f"{where}.extra", f"missing: how many seconds later to {out['action']}")
+        out["extra"] = us(_num(r["extra"], f"{where}.extra"))
+    elif "extra" in r:
+        raise ScenarioError(f"{where}.extra", "a drop takes no 'extra'")
+    return out
+
+
+def _inject(x, where, names):
+    x = _obj(x, where)
+    _keys(x, ("t", "src", "sport", "dst", "dport", "flags", "seq", "ack", "len", "note"), where)
+    for k in ("t", "src", "dst", "flags", "seq"):
+        if k not in x:
+            raise ScenarioError(f"{where}.{k}", "missing")
+    out = {"t": _num(x["t"], f"{where}.t"), "src": _str(x["src"], f"{where}.src"),
+           "dst": _str(x["dst"], f"{where}.dst"), "flags": _flags(x["flags"], f"{where}.flags"),
+           "seq": _int(x["seq"], f"{where}.seq", 0, MOD - 1), "len": _int(x.get("len", 0), f"{where}.len")}
+    if out["dst"] not in names:
+        raise ScenarioError(f"{where}.dst", f"no endpoint named {out['dst']!r}")
+    out["sport"] = _int(x.get("sport", 40000), f"{where}.sport", *PORT)
+    out["dport"] = _int(x.get("dport", 80), f"{where}.dport", *PORT)
+    if "A" in out["flags"]:
+        if "ack" not in x:
+            raise ScenarioError(f"{where}.ack", "missing: flags include A, so give an ack number")
+        out["ack"] = _int(x["ack"], f"{where}.ack", 0, MOD - 1)
+    elif x.get("ack") is not None:
+        raise ScenarioError(f"{where}.ack", "an ack number needs the A flag")
+    if "note" in x:
+        out["note"] = _str(x["note"], f"{where}.note")
+    return out
+
+
+def load(source) -> Scenario:
+    """Build a Scenario from a dict, a built-in's name, or a JSON/YAML file path."""
+    if isinstance(source, Scenario):
+        return source
+    if isinstance(source, (str, Path)):
+        return load(read_source(source))
+    d = _obj(source, "scenario")
+    _keys(d, ("name", "description", "profile", "overrides", "whatif", "delay", "until",
+              "endpoints", "network"), "")
+    name = _str(d.get("name", "scenario"), "name")
+    description = d.get("description", "")
+    if not isinstance(description, str):
+        raise ScenarioError("description", "must be a string")
+    overrides = _obj(d.get("overrides", {}), "overrides")
+    whatif = dict(_obj(d.get("whatif", {}), "whatif"))
+    _keys(whatif, ("two_way_handshake", "time_wait"), "whatif")
+    profile_name = d.get("profile", "linux")
+    if not isinstance(profile_name, str):
+        raise ScenarioError("profile", f"must be a profile name, got {profile_name!r}")
+    profile = make_profile(profile_name, overrides)
+    if "two_way_handshake" in whatif:
+        _bool(whatif["two_way_handshake"], "whatif.two_way_handshake")
+    if "time_wait" in whatif:
+        profile = replace(profile, time_wait=_num(whatif["time_wait"], "whatif.time_wait"))
+    eps = _obj(d.get("endpoints"), "endpoints") if "endpoints" in d else None
+    if not eps:
+        raise ScenarioError("endpoints", "missing or empty: name at least one endpoint")
+    names = list(eps)
+    for n in names:
+        if not isinstance(n, str) or not n or "#" in n:
+            raise ScenarioError("endpoints", f"bad endpoint name {n!r} (a non-empty string without '#')")
+    endpoints = {n: _endpoint(n, e, f"endpoints.{n}", names) for n, e in eps.items()}
+    net = _obj(d.get("network", {}), "network")
+    _keys(net, ("drop", "rules", "random", "inject", "flood"), "network")
+    drop = _list(net, "drop", "network.drop", "positions (1 = the first segment sent)")
+    drop = frozenset(_int(p, f"network.drop[{i}]", 1) for i, p in enumerate(drop))
+    rules_raw = _list(net, "rules", "network.rules", "rules")
+    rules = tuple(_rule(r, f"network.rules[{i}]", names) for i, r in enumerate(rules_raw))
+    rnd = None
+    if "random" in net:
+        r = _obj(net["random"], "network.random")
+        _keys(r, ("seed", "loss", "duplicate", "jitter"), "network.random")
+        if "seed" not in r:
+            raise ScenarioError("network.random.seed", "missing: random loss needs a seed, so runs repeat")
+        rnd = {"seed": _int(r["seed"], "network.random.seed")}
+        for k in ("loss", "duplicate"):
+            if k in r:
+                v = _num(r[k], f"network.random.{k}")
+                if v > 1:
+                    raise ScenarioError(f"network.random.{k}", f"a probability from 0 to 1, got {v!r}")
+                rnd[k] = v
+        if "jitter" in r:
+            rnd["jitter"] = _num(r["jitter"], "network.random.jitter")
+    inj_raw = _list(net, "inject", "network.inject", "segments")
+    inject = tuple(_inject(x, f"network.inject[{i}]", names) for i, x in enumerate(inj_raw))
+    flood = None
+    if "flood" in net:
+        f = _obj(net["flood"], "network.flood")
+        _keys(f, ("t", "count", "rate", "dst", "dport", "src"), "network.flood")
+        flood = {"t": _num(f.get("t", 0), "network.flood.t"),
+                 "count": _int(f.get("count", 1000), "network.flood.count", 1),
+                 "rate": _int(f.get("rate", 1000), "network.flood.rate", 1),
+                 "dst": _str(f.get("dst", names[-1]), "network.flood.dst"),
+                 "dport": _int(f.get("dport", 80), "network.flood.dport", *PORT),
+                 "src": _str(f.get("src", "spoofed"), "network.flood.src")}
+        if flood["dst"] not in names:
+            raise ScenarioError("network.flood.dst", f"no endpoint named {flood['dst']!r}")
+    until = d.get("until")
+    if until is not None:
+        until = _num(until, "until")
+    return Scenario(name=name, description=description, profile=profile, endpoints=endpoints,
+                    delay=_num(d.get("delay", 0.05), "delay"), until=until, drop=drop, rules=rules,
+                    random=rnd, inject=inject, flood=flood, whatif=whatif, source=d)
+
+
+# ---------------------------------------------------------------- built-ins
+def builtin_names() -> list[str]:
+    folder = resources.files("tcpsim.core") / "scenarios"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json"))
+
+
+def builtin(name: str) -> dict:
+    """The dict of a built-in scenario (a fresh copy each time)."""
+    folder = resources.files("tcpsim.core") / "scenarios"
+    path = folder / f"{name}.json"
+    if not path.is_file():
+        raise ScenarioError("", f"no built-in scenario named {name!r}; "
+                                f"`python -m tcpsim list` shows them")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+#: Readers of scenario files other than JSON, by file suffix: a function
+#: (text, file name) -> the parsed object.  The core reads JSON only; the
+#: package registers its optional YAML reader here (tcpsim.yaml_source), so
+#: the core itself needs nothing outside the standard library.
+READERS: dict[str, Callable[[str, str], Any]] = {}
+
+
+def register_reader(suffixes: tuple[str, ...], reader: Callable[[str, str], Any]) -> None:
+    for suffix in suffixes:
+        READERS[suffix] = reader
+
+
+def read_source(source: str | Path) -> Any:
+    """A built-in's name, or a .json file (or a file of a registered suffix, such as .yaml)."""
+    text = str(source)
+    suffix = Path(text).suffix
+    if not (suffix == ".json" or suffix in READERS or "/" in text or "\\" in text):
+        return builtin(text)
+    path = Path(source)
+    if not path.is_file():
+        raise ScenarioError(str(source), "no such file")
+    raw = path.read_text(encoding="utf-8")
+    reader = READERS.get(suffix)
+    if reader is not None:
+        return reader(raw, str(source))
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise ScenarioError(str(source), f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None

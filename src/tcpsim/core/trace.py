@@ -1,0 +1,236 @@
+"""The trace of a run: every segment on the wire and every state change.
+
+Times are kept as integer microseconds and shown as seconds.  The JSON form
+is the project's exchange format (documented in the README):
+
+    {"scenario": name,
+     "segments": [{"t", "src", "dst", "flags", "seq", "ack", "len", "dropped",
+                   "sport", "dport", "arrive", "rtx", "note", "i"}, ...],
+     "states":   {name: [{"t", "from", "to", "cause", "rule"}, ...]},
+     "notices":  [{"t", "endpoint", "what", "detail"}, ...],
+     "loops":    [{"t", "endpoint", "state", "cause"}, ...],
+     "final":    {name: state}, "end": seconds}
+"""
+
+from __future__ import annotations
+
+import json
+
+from .segment import MOD, Segment
+from .states import State
+from .units import fmt_t, secs, us
+
+
+class SegmentRecord:
+    """One transmission: the segment, when it left, when (if) it arrived."""
+
+    __slots__ = ("i", "t", "seg", "dropped", "rtx", "arrive", "note", "order")
+
+    def __init__(self, i: int, t: int, seg: Segment, dropped: bool, rtx: bool,
+                 arrive: int | None, note: str, order: int = 0):
+        self.i, self.t, self.seg, self.dropped, self.rtx = i, t, seg, dropped, rtx
+        self.arrive, self.note, self.order = arrive, note, order
+
+    def to_dict(self) -> dict:
+        s = self.seg
+        return {"i": self.i, "t": secs(self.t), "src": s.src, "dst": s.dst, "flags": s.flags,
+                "seq": s.seq, "ack": s.ack, "len": s.len, "dropped": self.dropped,
+                "sport": s.sport, "dport": s.dport, "arrive": secs(self.arrive),
+                "rtx": self.rtx, "note": self.note}
+
+    def __repr__(self) -> str:
+        return f"<#{self.i} t={fmt_t(self.t)} {self.seg.src}->{self.seg.dst} {self.seg.describe()}" \
+               f"{' dropped' if self.dropped else ''}>"
+
+
+class StateChange:
+    __slots__ = ("t", "endpoint", "old", "new", "rule", "order")
+
+    def __init__(self, t, endpoint, old, new, rule, order: int = 0):
+        self.t, self.endpoint, self.old, self.new, self.rule = t, endpoint, old, new, rule
+        self.order = order
+
+    @property
+    def cause(self) -> str:
+        return self.rule.event.value if self.rule is not None else ""
+
+    def to_dict(self) -> dict:
+        return {"t": secs(self.t), "from": self.old.value, "to": self.new.value, "cause": self.cause,
+                "rule": self.rule.rfc if self.rule is not None else ""}
+
+    def __repr__(self) -> str:
+        return f"<{self.endpoint} {self.old.value}->{self.new.value} at {fmt_t(self.t)} ({self.cause})>"
+
+
+class Trace:
+    """The record of one run.  Built by `network.Simulation`."""
+
+    def __init__(self, scenario=None):
+        self.scenario = scenario
+        self.segments: list[SegmentRecord] = []
+        self.changes: list[StateChange] = []
+        self.loops: list[tuple] = []        # (t, endpoint, state, rule): rows that kept the state
+        self.loop_order: list[int] = []     # tick() of each loop
+        self.notices: list[tuple] = []
+        self.notice_order: list[int] = []   # tick() of each notice
+        self._ticks = 0
+        self.final: dict[str, State] = {}
+        self.isn: dict[str, int] = {}
+        self.end = 0
+
+    def tick(self) -> int:
+        """A counter that orders everything recorded, within one instant too."""
+        self._ticks += 1
+        return self._ticks
+
+    # -------------------------------------------------------------- queries
+    def states(self, endpoint: str) -> list[State]:
+        """The states `endpoint` passed through, in order, starting with its first."""
+        path: list[State] = []
+        for c in self.changes:
+            if c.endpoint == endpoint:
+                if not path:
+                    path.append(c.old)
+                path.append(c.new)
+        return path
+
+    def endpoints(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for c in self.changes:
+            seen.setdefault(c.endpoint, None)
+        return list(seen)
+
+    def flags(self) -> list[str]:
+        return [r.seg.flags for r in self.segments]
+
+    def notices_of(self, endpoint: str) -> list[str]:
+        return [what for (_, name, what, _) in self.notices if name == endpoint]
+
+    def relative(self, rec: SegmentRecord) -> tuple[int, int | None]:
+        """(seq, ack) of `rec` relative to the ISNs of its connection, as
+        Wireshark shows them: each direction's base is the seq of the latest
+        SYN sent that way on the same four-tuple (the host's first ISN if none
+        was seen)."""
+        base = self._bases()[rec.i - 1]
+        s = rec.seg
+        seq = (s.seq - base[0]) % MOD if base[0] is not None else s.seq
+        ack = None if s.ack is None else ((s.ack - base[1]) % MOD if base[1] is not None else s.ack)
+        return seq, ack
+
+    def _bases(self) -> list[tuple[int | None, int | None]]:
+        if getattr(self, "_base_cache", None) is not None and len(self._base_cache) == len(self.segments):
+            return self._base_cache
+        syn: dict[tuple, int] = {}
+        out = []
+        for r in self.segments:
+            s = r.seg
+            fwd, back = (s.src, s.sport, s.dst, s.dport), (s.dst, s.dport, s.src, s.sport)
+            if "S" in s.flags:
+                syn[fwd] = s.seq
+            out.append((syn.get(fwd, self.isn.get(s.src)), syn.get(back, self.isn.get(s.dst))))
+        self._base_cache = out
+        return out
+
+    # ------------------------------------------------------------- exports
+    def to_dict(self) -> dict:
+        states: dict[str, list] = {}
+        for c in self.changes:
+            states.setdefault(c.endpoint, []).append(c.to_dict())
+        return {
+            "scenario": getattr(self.scenario, "name", None),
+            "segments": [r.to_dict() for r in self.segments],
+            "states": states,
+            "notices": [{"t": secs(t), "endpoint": n, "what": w, "detail": d} for (t, n, w, d) in self.notices],
+            "loops": [{"t": secs(t), "endpoint": n, "state": st.value, "cause": r.event.value}
+                      for (t, n, st, r) in self.loops],
+            "final": {k: v.value for k, v in self.final.items()},
+            "end": secs(self.end),
+        }
+
+    def to_json(self, indent: int | None = 1) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    def rows(self, relative: bool = False, notices: bool = False) -> list[dict]:
+        """One row per event, in the order things happened.
+        Failed calls and listener drops are always shown; with `notices`, also
+        what the applications were told (connected, accepted, eof, reset, ...)."""
+        events = []
+        for r in self.segments:
+            s = r.seg
+            seq, ack = self.relative(r) if relative else (s.seq, s.ack)
+            what = "dropped" if r.dropped else ("not delivered" if r.arrive is None else "")
+            notes = ", ".join(x for x in ("retransmission" if r.rtx else "", r.note, what) if x)
+            events.append((r.t, r.order, {"t_us": r.t, "t": fmt_t(r.t), "#": str(r.i), "segment": f"{s.src} > {s.dst}",
+                                         "flags": s.flags, "seq": str(seq), "ack": "" if ack is None else str(ack),
+                                         "len": str(s.len), "notes": notes}))
+        for c in self.changes:
+            events.append((c.t, c.order, {"t_us": c.t, "t": fmt_t(c.t), "#": "", "segment": f"{c.endpoint}: {c.old.value} → {c.new.value}",
+                                       "flags": "", "seq": "", "ack": "", "len": "", "notes": c.cause}))
+        for (t, name, what, detail), order in zip(self.notices, self.notice_order):
+            if what in ("error", "listener") or (notices and what != "data"):
+                head = {"error": f"{name}: call failed", "listener": f"{name}: listener"}.get(what, f"{name}: app told")
+                events.append((t, order, {"t_us": t, "t": fmt_t(t), "#": "", "segment": head,
+                                              "flags": "", "seq": "", "ack": "", "len": "",
+                                              "notes": detail if what in ("error", "listener") else what}))
+        events.sort(key=lambda e: (e[0], e[1]))
+        return [e[2] for e in events]
+
+    def table(self, relative: bool = False, states: bool = True, notices: bool = False,
+              since: float | None = None, until: float | None = None, about=None) -> str:
+        """A plain-text table of the run, one line per segment (and state change).
+
+        relative: seq/ack from each connection's ISNs; states: include state
+        changes; notices: include what the applications were told; since /
+        until (seconds): only that stretch of the run; about: only lines that
+        name one of these endpoints or hosts.  Columns are as wide as the lines
+        kept need."""
+        rows = self.rows(relative, notices)
+        if not states:
+            rows = [r for r in rows if r["#"]]
+        if since is not None or until is not None:
+            lo = -1 if since is None else us(since)
+            hi = 1 << 62 if until is None else us(until)
+            rows = [r for r in rows if lo <= r["t_us"] <= hi]
+        if about:
+            names = {about} if isinstance(about, str) else set(about)
+
+            def mentions(text: str) -> bool:
+                words = text.replace(":", " ").replace(">", " ").split()
+                return any(w in names for w in words)
+            rows = [r for r in rows if mentions(r["segment"])]
+        cols = ["t", "#", "segment", "flags", "seq", "ack", "len", "notes"]
+        width = {c: max([len(c)] + [len(r[c]) for r in rows]) for c in cols}
+        right = {"t", "#", "seq", "ack", "len"}
+
+        def line(r):
+            return "  ".join((r[c].rjust(width[c]) if c in right else r[c].ljust(width[c])) for c in cols).rstrip()
+        out = [line({c: c for c in cols}), line({c: "-" * width[c] for c in cols})]
+        out += [line(r) for r in rows]
+        return "\n".join(out)
+
+    def __str__(self) -> str:
+        return self.table()
+
+    def _repr_html_(self) -> str:
+        from html import escape
+        rows = self.rows()
+        head = "".join(f"<th>{c}</th>" for c in ["t (s)", "#", "segment", "flags", "seq", "ack", "len", "notes"])
+        body = []
+        for r in rows:
+            cls = ' class="tcpsim-change"' if not r["#"] else (' class="tcpsim-dropped"' if "dropped" in r["notes"] else "")
+            body.append(f"<tr{cls}>" + "".join(f"<td>{escape(r[c])}</td>" for c in
+                                               ["t", "#", "segment", "flags", "seq", "ack", "len", "notes"]) + "</tr>")
+        return f'<table class="tcpsim-trace"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def trace_events(trace) -> list:
+    """Every event of a run in time order: `SegmentRecord`s and `StateChange`s.
+
+    The order is that of `Trace.rows()`: by time, and at equal times in the
+    order they happened.  Step k of a run
+    is "after the first k of these".
+    """
+    ev = [(r.t, r.order, r) for r in trace.segments]
+    ev += [(c.t, c.order, c) for c in trace.changes]
+    ev.sort(key=lambda e: (e[0], e[1]))
+    return [e[2] for e in ev]

@@ -1,0 +1,474 @@
+"""The TCP state diagram, drawn from the transition table.
+
+Design
+------
+There is no hand-written DOT file.  `state_diagram` picks rows of
+`tcpsim.table.RULES` (a *view*), turns every state-changing row into an edge
+labelled ``event / segment sent`` (`Rule.edge_label`) and lays the states out
+the way RFC 9293 Figure 5 does, with fixed ranks:
+
+    rank 0   CLOSED
+    rank 1   LISTEN
+    rank 2   SYN_RECEIVED        SYN_SENT
+    rank 3            ESTABLISHED
+    rank 4   FIN_WAIT_1                  CLOSE_WAIT
+    rank 5   FIN_WAIT_2   CLOSING        LAST_ACK
+    rank 6                TIME_WAIT
+    rank 7                       CLOSED (drawn a second time)
+
+CLOSED is drawn twice, as in most textbooks: connections are born at the top
+one and die at the bottom one (an edge into CLOSED from ESTABLISHED or a
+closing state goes to the bottom copy), so no edge has to climb the whole
+figure.  Rows with the same pair of states share one edge with one label line
+per row, which keeps the "all" view legible; `Diagram.edges` keeps the
+structured list, so tests compare it with the table rather than parse DOT.
+
+A run (`trace=`) is painted on top: for one endpoint or two (Okabe-Ito blue
+and vermillion), the states visited are tinted, each transition taken is
+drawn thick in the endpoint's colour with the endpoint's name and the
+transition's number ("client: 2") under its label line, and the current state
+gets a thick border and a "client is here" line -- so nothing depends on
+colour alone.  Transitions the run takes that the view does not show are
+added.  `step=k` paints the run as it stood after the first k events of
+`trace_events(trace)` (segments and state changes in the order of
+`Trace.rows()`), which is what a widget needs to animate it.
+
+Building the DOT text is plain string work (tens of microseconds); rendering
+is one `dot -Tsvg` subprocess per distinct DOT text (results are cached by
+source), called directly because the `graphviz` package's ``pipe()`` adds
+nothing we need.  The SVG is made deterministic and
+accessible afterwards: graphviz's comments (which carry its version) are
+removed, and a `<title>`, a `<desc>` (the plain-English description) and
+``role="img"`` are added.  The figure is drawn on an explicit white
+background so that it stays readable on a dark page (graphviz paints
+``bgcolor`` as a rectangle; ``currentColor`` would not survive being loaded
+through an ``<img>`` tag).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from functools import lru_cache
+from html import escape
+from pathlib import Path
+
+from ..core.states import State
+from ..core.table import RULES, Rule
+from ..core.trace import trace_events
+
+S = State
+
+#: Okabe-Ito colours for endpoints 1..4 (blue, vermillion, bluish green, reddish purple),
+#: and light tints of them for the states an endpoint visited.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7")
+TINTS = ("#D5E8F4", "#F8DDCC", "#CCEDE3", "#F4E1EC")
+INK = "#1A1A1A"        # text and untouched outlines
+EDGE = "#555555"       # edges of the view
+DIM = "#8C8C8C"        # edges not taken, when a run is painted
+FONT = "DejaVu Sans"
+
+VIEWS = ("figure", "all", "handshake", "close")
+HANDSHAKE_STATES = frozenset({S.CLOSED, S.LISTEN, S.SYN_SENT, S.SYN_RECEIVED, S.ESTABLISHED})
+#: States from which a connection falls into the *bottom* CLOSED.
+LATE_STATES = frozenset({S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT,
+                         S.CLOSING, S.LAST_ACK, S.TIME_WAIT})
+CLOSE_STATES = LATE_STATES | {S.CLOSED}
+
+TOP, BOTTOM = "CLOSED", "CLOSED_end"
+#: node id -> (rank, order within the rank)
+LAYOUT = {
+    TOP: (0, 1),
+    "LISTEN": (1, 1),
+    "SYN_RECEIVED": (2, 0), "SYN_SENT": (2, 2),
+    "ESTABLISHED": (3, 1),
+    "FIN_WAIT_1": (4, 0), "CLOSE_WAIT": (4, 2),
+    "FIN_WAIT_2": (5, 0), "CLOSING": (5, 1), "LAST_ACK": (5, 2),
+    "TIME_WAIT": (6, 1),
+    BOTTOM: (7, 2),
+}
+
+
+def node_id(state: State, came_from: State | None = None) -> str:
+    """The node a state is drawn as: CLOSED entered from a late state is the bottom copy."""
+    if state is S.CLOSED and came_from in LATE_STATES:
+        return BOTTOM
+    return state.value
+
+
+def node_state(nid: str) -> State:
+    return S.CLOSED if nid == BOTTOM else S(nid)
+
+
+# ------------------------------------------------------------------ steps
+def _changes_until(trace, step: int | None) -> list:
+    if step is None:
+        return list(trace.changes)
+    from ..core.trace import StateChange
+    return [e for e in trace_events(trace)[:max(step, 0)] if isinstance(e, StateChange)]
+
+
+def _order_until(trace, step: int | None) -> int | None:
+    """The order number of the step-th event (None: the whole run)."""
+    if step is None:
+        return None
+    evs = trace_events(trace)[:max(step, 0)]
+    return evs[-1].order if evs else -1
+
+
+def describe_path(trace, endpoint: str, step: int | None = None) -> str:
+    """One line: "client: CLOSED → SYN_SENT (connect) → ESTABLISHED (rcv SYN,ACK) → ..."."""
+    changes = [c for c in _changes_until(trace, step) if c.endpoint == endpoint]
+    if not changes:
+        first = [c for c in trace.changes if c.endpoint == endpoint]
+        start = first[0].old.value if first else "?"
+        return f"{endpoint}: {start}"
+    parts = [changes[0].old.value]
+    for c in changes:
+        parts.append(f"{c.new.value} ({c.cause})" if c.cause else c.new.value)
+    return f"{endpoint}: " + " → ".join(parts)
+
+
+# ------------------------------------------------------------------ views
+def view_rules(view="figure", whatif: bool = False) -> tuple[Rule, ...]:
+    """The state-changing rows a view draws.
+
+    `view` is "figure" (RFC 9293 Figure 5), "all" (every state-changing
+    row), "handshake", "close", or an iterable of `State`s (every
+    state-changing row between two of them).  What-if rows (not TCP) only
+    with `whatif=True`.
+    """
+    rows = [r for r in RULES if r.changes_state and (whatif or not r.whatif)]
+    if view == "figure":
+        return tuple(r for r in rows if r.figure or r.whatif)
+    if view == "all":
+        return tuple(rows)
+    if view == "handshake":
+        keep = HANDSHAKE_STATES
+    elif view == "close":
+        keep = CLOSE_STATES
+    elif isinstance(view, str):
+        raise ValueError(f"unknown view {view!r}; one of {', '.join(VIEWS)} or a set of States")
+    else:
+        keep = frozenset(view)
+    out = [r for r in rows if r.state in keep and r.next in keep]
+    if view == "close":       # only the bottom CLOSED belongs to the closing chapter
+        out = [r for r in out if r.state is not S.CLOSED]
+    elif view == "handshake":  # ...and ESTABLISHED's ways out belong there too
+        out = [r for r in out if r.state is not S.ESTABLISHED]
+    return tuple(out)
+
+
+# ------------------------------------------------------------------ model
+@dataclass
+class Edge:
+    """One drawn edge: all rows from `tail` to `head` (node ids)."""
+
+    tail: str
+    head: str
+    rules: list = field(default_factory=list)       # Rule (or a str cause for a rule-less change)
+    extra: bool = False                              # added because a run took it
+    taken: dict = field(default_factory=dict)        # rule -> [(endpoint index, ordinal), ...]
+
+    @property
+    def id(self) -> str:
+        return f"{self.tail}->{self.head}"
+
+
+class Diagram:
+    """A state diagram: DOT source plus lazily rendered (and cached) SVG/PNG."""
+
+    def __init__(self, dot: str, edges: list[Edge], nodes: dict, view, endpoints: list[str],
+                 path: dict, current: dict, title: str, desc: str):
+        self.dot = dot
+        self.edges = edges            # structured edge list (what the DOT draws)
+        self.nodes = nodes            # node id -> State
+        self.view = view
+        self.endpoints = endpoints    # endpoints painted, in colour order
+        self.path = path              # endpoint -> [StateChange, ...] painted
+        self.current = current        # endpoint -> State at the step shown
+        self.title = title
+        self.desc = desc
+
+    @property
+    def rules(self) -> list[Rule]:
+        """Every table row drawn, in edge order (without rule-less changes)."""
+        return [r for e in self.edges for r in e.rules if isinstance(r, Rule)]
+
+    def svg(self) -> str:
+        return _render_svg(self.dot, self.title, self.desc)
+
+    def png(self, dpi: int = 144) -> bytes:
+        return _render(self.dot, "png", dpi)
+
+    def _repr_svg_(self) -> str:
+        return self.svg()
+
+    def describe(self) -> str:
+        return self.desc
+
+    def save(self, path) -> Path:
+        """Write SVG or PNG, chosen by the file's suffix."""
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix == ".svg":
+            path.write_text(self.svg(), encoding="utf-8")
+        elif suffix == ".png":
+            path.write_bytes(self.png())
+        else:
+            raise ValueError(f"save as .svg or .png, not {suffix or 'no suffix'!r}")
+        return path
+
+    def __repr__(self) -> str:
+        return f"<Diagram view={self.view!r} edges={len(self.edges)} endpoints={self.endpoints}>"
+
+
+# ------------------------------------------------------------------ building
+def _q(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _h(s: str) -> str:
+    return escape(s, quote=True)
+
+
+def state_diagram(view="figure", trace=None, endpoints=None, step: int | None = None, *,
+                  whatif: bool = False, title: str | None = None) -> Diagram:
+    """The state diagram for `view`, with a run's path painted if `trace` is given.
+
+    endpoints: names to paint (at most 4; default: the first two of the run).
+    step: paint the run as of its first `step` events (`trace_events`).
+    """
+    rules = view_rules(view, whatif)
+    edges: dict[tuple[str, str], Edge] = {}
+    for r in rules:
+        key = (node_id(r.state), node_id(r.next, r.state))
+        edges.setdefault(key, Edge(*key)).rules.append(r)
+    nodes: dict[str, State] = {}
+    for (a, b) in edges:
+        nodes.setdefault(a, node_state(a))
+        nodes.setdefault(b, node_state(b))
+    if isinstance(view, str) and view in ("figure", "all"):
+        for nid in LAYOUT:
+            nodes.setdefault(nid, node_state(nid))
+
+    eps: list[str] = []
+    path: dict[str, list] = {}
+    current: dict[str, State] = {}
+    visited: dict[str, list[int]] = {}        # node id -> endpoint indexes
+    here: dict[str, list[int]] = {}           # node id -> endpoint indexes whose current state it is
+    if trace is not None:
+        eps = list(endpoints) if endpoints is not None else trace.endpoints()[:2]
+        if len(eps) > len(PALETTE):
+            raise ValueError(f"at most {len(PALETTE)} endpoints can be painted, got {len(eps)}")
+        changes = _changes_until(trace, step)
+        until = _order_until(trace, step)
+        for k, ep in enumerate(eps):
+            mine = [c for c in changes if c.endpoint == ep]
+            everything = [c for c in trace.changes if c.endpoint == ep]
+            if not everything:
+                raise ValueError(f"no endpoint {ep!r} in the trace; it has {trace.endpoints()}")
+            path[ep] = mine
+            start = everything[0].old
+            nid = node_id(start)
+            nodes.setdefault(nid, start)
+            visited.setdefault(nid, []).append(k)
+            for n, c in enumerate(mine, 1):
+                # a change out of CLOSED starts at the top copy, like the table's edges
+                tail = nid if (node_state(nid) is c.old and c.old is not S.CLOSED) else node_id(c.old)
+                head = node_id(c.new, c.old)
+                e = edges.get((tail, head))
+                if e is None:
+                    e = edges[(tail, head)] = Edge(tail, head, extra=True)
+                rule = c.rule if c.rule is not None else (c.cause or "?")
+                if rule not in e.rules:
+                    e.rules.append(rule)
+                e.taken.setdefault(rule, []).append((k, n))
+                nodes.setdefault(tail, c.old)
+                nodes.setdefault(head, c.new)
+                if k not in visited.setdefault(head, []):
+                    visited[head].append(k)
+                nid = head
+            current[ep] = node_state(nid)
+            here.setdefault(nid, []).append(k)
+            # rows that kept the state (a retransmission, a re-ACK in TIME_WAIT,
+            # a SYN dropped by a full queue) are drawn as loops with a count
+            for (t, name, st, rule), order in zip(trace.loops, trace.loop_order):
+                if name != ep or (until is not None and order > until):
+                    continue
+                lid = node_id(st)
+                e = edges.get((lid, lid))
+                if e is None:
+                    e = edges[(lid, lid)] = Edge(lid, lid, extra=True)
+                if rule not in e.rules:
+                    e.rules.append(rule)
+                e.taken.setdefault(rule, []).append((k, 0))
+                nodes.setdefault(lid, st)
+
+    edge_list = sorted(edges.values(), key=lambda e: (LAYOUT.get(e.tail, (9, 9)), LAYOUT.get(e.head, (9, 9))))
+    painted = trace is not None
+    lines = [
+        "digraph tcp_states {",
+        f'graph [rankdir=TB, newrank=true, nodesep=0.35, ranksep=0.42, bgcolor="white", pad="0.25", '
+        f'fontname={_q(FONT)}, splines=true, outputorder=edgesfirst];',
+        f'node [shape=box, style="rounded,filled", fillcolor="white", color={_q(INK)}, fontcolor={_q(INK)}, '
+        f'fontname={_q(FONT)}, fontsize=13, height=0.42, margin="0.14,0.05", penwidth=1.2];',
+        f'edge [fontname={_q(FONT)}, fontsize=10, color={_q(DIM if painted else EDGE)}, '
+        f'fontcolor={_q("#444444" if painted else INK)}, arrowsize=0.7, penwidth=1.1];',
+    ]
+    # ranks: one rank=same group per row of the layout, ordered left to right by invisible edges
+    by_rank: dict[int, list[str]] = {}
+    for nid in nodes:
+        rank, order = LAYOUT.get(nid, (9, 0))
+        by_rank.setdefault(rank, []).append(nid)
+    for rank in sorted(by_rank):
+        row = sorted(by_rank[rank], key=lambda n: LAYOUT.get(n, (9, 0))[1])
+        lines.append("{rank=same; " + "; ".join(_q(n) for n in row) + ";}")
+        for a, b in zip(row, row[1:]):
+            if (a, b) not in edges and (b, a) not in edges:   # a real flat edge orders them already
+                lines.append(f"{_q(a)} -> {_q(b)} [style=invis, weight=3];")
+    # a spine of invisible edges keeps the ranks in order even when a view lacks a row
+    ranks = sorted(by_rank)
+    for r0, r1 in zip(ranks, ranks[1:]):
+        a = min(by_rank[r0], key=lambda n: abs(LAYOUT.get(n, (9, 1))[1] - 1))
+        b = min(by_rank[r1], key=lambda n: abs(LAYOUT.get(n, (9, 1))[1] - 1))
+        lines.append(f"{_q(a)} -> {_q(b)} [style=invis, weight=2];")
+    for nid in sorted(nodes, key=lambda n: LAYOUT.get(n, (9, 0))):
+        lines.append(_node_stmt(nid, visited.get(nid, []), here.get(nid, []), eps))
+    for e in edge_list:
+        if e.taken:
+            lines.append(_edge_stmt(e, eps))
+        else:   # the common case: a plain edge, the same in every frame of a widget
+            lines.append(_plain_edge_stmt(e.tail, e.head, tuple(e.rules), e.extra))
+    lines.append("}")
+    dot = "\n".join(lines) + "\n"
+
+    vname = view if isinstance(view, str) else "custom"
+    ttl = title or (f"TCP state diagram ({vname} view)" if not eps else
+                    f"TCP state diagram ({vname} view) with the path of {' and '.join(eps)}")
+    desc = _describe(edge_list, nodes, trace, eps, step, current)
+    return Diagram(dot, edge_list, nodes, view, eps, path, current, ttl, desc)
+
+
+def _node_stmt(nid: str, visited: list[int], here: list[int], eps: list[str]) -> str:
+    name = node_state(nid).value
+    attrs = []
+    if visited:
+        tints = [TINTS[k] for k in visited]
+        if len(tints) == 1:
+            attrs.append(f"fillcolor={_q(tints[0])}")
+        else:
+            attrs.append('style="filled,striped"')
+            attrs.append(f"fillcolor={_q(':'.join(tints))}")
+    if here:
+        who = "".join(f'<BR/><FONT POINT-SIZE="10" COLOR="{PALETTE[k]}"><B>{_h(eps[k])} is here</B></FONT>'
+                      for k in here)
+        attrs.append(f"label=<<B>{_h(name)}</B>{who}>")
+        attrs.append("penwidth=3.2")
+    elif nid == BOTTOM:
+        attrs.append(f"label={_q(name)}")
+    return f"{_q(nid)} [{', '.join(attrs)}];" if attrs else f"{_q(nid)};"
+
+
+def _rule_text(r) -> str:
+    return r.edge_label if isinstance(r, Rule) else str(r)
+
+
+@lru_cache(maxsize=1024)
+def _plain_edge_stmt(tail: str, head: str, rules: tuple, extra: bool) -> str:
+    return _edge_stmt(Edge(tail, head, list(rules), extra), [])
+
+
+def _edge_stmt(e: Edge, eps: list[str]) -> str:
+    attrs = []
+    # An edge that climbs, or runs right to left within a rank, is written the
+    # other way round with dir=back: dot ranks and orders it like the others
+    # (and avoids its flat-edge bugs), and the arrow still points the right way.
+    flip = LAYOUT.get(e.head, (9, 0)) < LAYOUT.get(e.tail, (9, 0))
+    if flip:
+        attrs.append("dir=back")
+    if e.tail == e.head and LAYOUT.get(e.tail, (9, 1))[1] == 0:
+        attrs.append('tailport="w", headport="w"')   # left column: loop on the free, outer side
+    if e.taken:
+        rows = []
+        for r in e.rules:
+            text = _h(_rule_text(r))
+            if r in e.taken:
+                rows.append(f"<B>{text}</B>")
+                by_ep: dict[int, list[int]] = {}
+                for k, n in e.taken[r]:
+                    by_ep.setdefault(k, []).append(n)
+                if e.tail == e.head:      # a loop: how often, not when
+                    tags = "  ".join(f'<FONT COLOR="{PALETTE[k]}"><B>{_h(eps[k])} ×{len(ns)}</B></FONT>'
+                                     for k, ns in sorted(by_ep.items()))
+                else:
+                    tags = "  ".join(f'<FONT COLOR="{PALETTE[k]}"><B>{_h(eps[k])}: {", ".join(map(str, ns))}</B></FONT>'
+                                     for k, ns in sorted(by_ep.items()))
+                rows.append(tags)
+            else:
+                rows.append(text)
+        attrs.append("label=<" + "<BR/>".join(rows) + ">")
+        who = sorted({k for lst in e.taken.values() for k, _ in lst})
+        attrs.append(f"color={_q(':'.join(PALETTE[k] for k in who))}")
+        attrs.append(f"fontcolor={_q(INK)}")
+        attrs.append("penwidth=2.6")
+        attrs.append("arrowsize=0.8")
+    else:
+        attrs.append("label=" + _q("\n".join(_rule_text(r) for r in e.rules)))
+    if e.extra:
+        attrs.append("style=dashed" if not e.taken else 'style="bold"')
+    attrs.append(f"id={_q('e:' + e.id)}")
+    a, b = (e.head, e.tail) if flip else (e.tail, e.head)
+    return f"{_q(a)} -> {_q(b)} [{', '.join(attrs)}];"
+
+
+def _describe(edges, nodes, trace, eps, step, current) -> str:
+    out = [f"A state diagram with {len(nodes)} states and {len(edges)} transitions (label: event / segment sent)."]
+    if trace is not None:
+        where = "at the end of the run" if step is None else f"after step {step} of the run"
+        for ep in eps:
+            out.append(describe_path(trace, ep, step) + f"; {where} it is in {current[ep].value}.")
+    return " ".join(out)
+
+
+# ------------------------------------------------------------------ rendering
+_COMMENT = re.compile(r"<!--.*?-->\s*", re.S)
+_SVG_OPEN = re.compile(r"<svg\b[^>]*>")
+
+
+def dot_binary() -> str:
+    exe = shutil.which("dot")
+    if exe is None:  # pragma: no cover - depends on the machine
+        raise RuntimeError("the Graphviz 'dot' program is not installed (apt-get install graphviz)")
+    return exe
+
+
+@lru_cache(maxsize=256)
+def _render(dot: str, fmt: str, dpi: int = 0) -> bytes:
+    args = [dot_binary(), f"-T{fmt}"]
+    if dpi:
+        args.append(f"-Gdpi={dpi}")
+    p = subprocess.run(args, input=dot.encode("utf-8"), capture_output=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"dot failed: {p.stderr.decode(errors='replace').strip()}")
+    return p.stdout
+
+
+@lru_cache(maxsize=256)
+def _render_svg(dot: str, title: str, desc: str) -> str:
+    return tidy_svg(_render(dot, "svg").decode("utf-8"), title, desc)
+
+
+def tidy_svg(svg: str, title: str, desc: str) -> str:
+    """Make graphviz's SVG deterministic and accessible (see the module docstring)."""
+    svg = _COMMENT.sub("", svg)
+    uid = "tcpsd-" + hashlib.sha1((title + desc).encode()).hexdigest()[:8]
+    m = _SVG_OPEN.search(svg)
+    if m is None:  # pragma: no cover
+        raise RuntimeError("dot produced no <svg> element")
+    head = m.group(0)[:-1] + f' role="img" aria-labelledby="{uid}-title {uid}-desc">'
+    extra = f'\n<title id="{uid}-title">{_h(title)}</title>\n<desc id="{uid}-desc">{_h(desc)}</desc>'
+    return svg[:m.start()] + head + extra + svg[m.end():]
