@@ -8,10 +8,11 @@ state through a real exchange with host "b".
 
 from __future__ import annotations
 
-from tcpsim.endpoint import Host
-from tcpsim.profile import make_profile
-from tcpsim.segment import Segment
-from tcpsim.states import State
+from tcpsim.core.host import Host
+from tcpsim.core.profile import make_profile
+from tcpsim.core.records import Transmit
+from tcpsim.core.segment import Segment
+from tcpsim.core.states import State
 
 S = State
 
@@ -30,14 +31,9 @@ class Net:
         """Move every host's outbox into the flight; return what was just sent."""
         new = []
         for h in self.hosts.values():
-            new += h.outbox
-            h.outbox.clear()
-            h.changes.clear()
-            h.loops.clear()
-            h.order.clear()
-            h.notices.clear()
-            h.dirty.clear()
-            h.born.clear()
+            while (ev := h.next_event()) is not None:
+                if isinstance(ev, Transmit):
+                    new.append((ev.segment, ev.rtx))
         self.log += new
         self.flight += [s for s, _ in new]
         return new

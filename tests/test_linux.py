@@ -114,9 +114,9 @@ def test_rto_after_the_handshake_matches_kernel(path):
     sim = Simulation(load(sc))
     sim.run()
     for side in ("client", "server"):
-        conn = sim.hosts[side].all[0]
+        conn = sim.connections[side][0]
         want = case["rto_ms_before_client_close"][side]
-        assert conn.rto / 1000 == pytest.approx(want, rel=0.05), side
+        assert conn.recovery.rto / 1000 == pytest.approx(want, rel=0.05), side
 
 
 def test_syn_retransmission_schedule_matches_kernel():

@@ -11,10 +11,11 @@ from __future__ import annotations
 import pytest
 
 from helpers import Net, S, reach, seg_to
-from tcpsim.endpoint import Tcb
-from tcpsim.errors import IllegalCall
-from tcpsim.segment import Segment, seq_add
-from tcpsim.table import RULES, TABLE, Event
+from tcpsim.core.errors import IllegalCall
+from tcpsim.core.records import Transmit
+from tcpsim.core.segment import Segment, seq_add
+from tcpsim.core.table import RULES, TABLE, TABLES, Event, Send, table_for
+from tcpsim.core.tcb import Tcb
 
 E = Event
 SEND_FLAGS = {"SYN": {"S"}, "SYN,ACK": {"SA"}, "ACK": {"A"}, "FIN": {"FA"}, "RST": {"R", "RA"}}
@@ -26,7 +27,7 @@ def fired(monkeypatch):
     real = Tcb._fire
 
     def recording(self, event, now, seg=None):
-        log.append((self.state, event))
+        log.append(self.host.table.get((self.state, event)))
         return real(self, event, now, seg)
 
     monkeypatch.setattr(Tcb, "_fire", recording)
@@ -61,7 +62,7 @@ def stimulate(rule):
     """Drive a TCB into rule.state and cause rule.event; return (tcb, segments sent)."""
     st, ev = rule.state, rule.event
     profile, over, passive = "rfc9293", {}, True
-    if ev in (E.TIMEOUT_DELACK, E.TIMEOUT_FIN_WAIT_2, E.RCV_DATA_AFTER_CLOSE):
+    if ev in (E.TIMEOUT_DELACK, E.TIMEOUT_FIN_WAIT_2, E.RCV_DATA_AFTER_CLOSE) or not rule.holds_for("rfc9293"):
         profile = "linux"
     if ev is E.RCV_RST_RFC1337:
         over["rfc1337"] = True
@@ -83,8 +84,8 @@ def stimulate(rule):
         net = Net(profile, **{"syncookies": 0} if ev is E.RCV_SYN_DROPPED else
                   {"syncookies": 2} if ev in (E.RCV_SYN_COOKIE, E.RCV_ACK_COOKIE, E.RCV_ACK_QUEUE_FULL) else {})
         backlog = 0 if ev is E.RCV_SYN_DROPPED else 128
-        lst = net.a.listen(80, 0, backlog=backlog, auto_accept=ev is not E.RCV_ACK_QUEUE_FULL)
-        lst.two_way = ev is E.RCV_SYN_TWO_WAY
+        lst = net.a.listen(80, 0, backlog=backlog, auto_accept=ev is not E.RCV_ACK_QUEUE_FULL,
+                           two_way=ev is E.RCV_SYN_TWO_WAY)
         net.collect()
         mk = lambda flags, seq, ack=None: Segment(src="b", sport=5000, dst="a", dport=80,  # noqa: E731
                                                   flags=flags, seq=seq, ack=ack)
@@ -109,14 +110,14 @@ def stimulate(rule):
         if ev in (E.RCV_ACK_COOKIE, E.RCV_ACK_QUEUE_FULL):
             (sa, _), = net.inject("a", mk("S", 1000))
             if ev is E.RCV_ACK_QUEUE_FULL:      # the accept queue fills up meanwhile
-                lst.acceptq.extend([None] * (lst.backlog + 1))
+                lst.backlog = -1                # an empty accept queue is now "full"
             out = net.inject("a", mk("A", 1001, seq_add(sa.seq, 1)))
             return (net.conn("a", -1) if ev is E.RCV_ACK_COOKIE else lst), out
         raise AssertionError(rule)
 
     if st is S.SYN_RECEIVED and ev in (E.RCV_ACK_QUEUE_FULL, E.RCV_ACK_OVERFLOW):
         net, conn = reach(st, profile, abort_on_overflow=ev is E.RCV_ACK_OVERFLOW)
-        conn.listener.acceptq.extend([None] * (conn.listener.backlog + 1))   # the queue fills meanwhile
+        conn.listener.backlog = -1          # the accept queue fills meanwhile: an empty one is now "full"
         return conn, net.inject("a", seg_to(conn, "A", conn.rcv_nxt, conn.snd_nxt))
 
     net, conn = reach(st, profile, passive=passive, **over)
@@ -139,15 +140,15 @@ def stimulate(rule):
             net.flight.clear()
         if ev is E.TIMEOUT_GIVE_UP:
             while True:
-                before = conn.retries
+                before = conn.recovery.retries
                 out = net.fire(conn)
-                if conn.retries == before:
+                if conn.recovery.retries == before:
                     return conn, out
         return conn, net.fire(conn)
     if ev in (E.TIMEOUT_DELACK, E.TIMEOUT_2MSL, E.TIMEOUT_FIN_WAIT_2):
         if ev is E.TIMEOUT_FIN_WAIT_2:
-            assert conn.orphaned and conn.fw2_at is not None
-            conn.rtx_at = None
+            assert conn.orphaned and conn.timers.fin_wait_2 is not None
+            conn.timers.rtx = None
         return conn, net.fire(conn)
 
     if st is S.SYN_SENT:
@@ -178,25 +179,38 @@ def stimulate(rule):
 @pytest.mark.parametrize("rule", RULES, ids=[f"{r.state.name}-{r.event.name}" for r in RULES])
 def test_row(rule, fired):
     tcb, out = stimulate(rule)
-    assert (rule.state, rule.event) in fired, f"expected row {rule.state.name}/{rule.event.name}, fired {fired}"
+    assert any(r is rule for r in fired), f"expected row {rule.state.name}/{rule.event.name}, fired {fired}"
     if tcb is not None:
         assert tcb.state is rule.next
+    if rule.send is Send.DELAYED_ACK:
+        # Held back (Linux tcp_fin(): pingpong), then sent when the delayed-ACK timer fires.
+        assert out == [] and tcb.timers.delack is not None
+        tcb.handle_timer(tcb.timers.delack)
+        out = [(ev.segment, ev.rtx) for ev in iter(tcb.host.next_event, None) if isinstance(ev, Transmit)]
     flags = [s.flags for s, _ in out]
-    if rule.send in SEND_FLAGS:
-        assert flags and flags[0] in SEND_FLAGS[rule.send], flags
-    elif rule.send == "retransmission":
+    if rule.send_text in SEND_FLAGS:
+        assert flags and flags[0] in SEND_FLAGS[rule.send_text], flags
+    elif rule.send is Send.RETRANSMIT:
         assert out and all(rtx for _, rtx in out)
-    elif rule.send == "data":
+    elif rule.send is Send.DATA:
         assert out and all(s.len > 0 for s, _ in out)
     else:
         assert out == [] or rule.event is E.RCV_ACK_COOKIE, flags
 
 
 def test_every_row_is_reachable_only_through_the_table():
-    """Rows are unique and every state change the endpoint makes is a row."""
-    assert len(TABLE) == len(RULES)
-    for r in RULES:
-        assert TABLE[(r.state, r.event)] is r
+    """Each profile's table has exactly the rows that hold for it, one per (state, event)."""
+    assert set(TABLES) == {"linux", "rfc9293"}
+    for profile, table in TABLES.items():
+        mine = [r for r in RULES if r.holds_for(profile)]
+        assert len(table) == len(mine)
+        for r in mine:
+            assert table[(r.state, r.event)] is r
+    assert TABLE is table_for("linux")
+    # where the profiles differ, both have a row: the delayed ACK of a FIN is Linux's
+    linux, rfc = table_for("linux"), table_for("rfc9293")
+    assert linux[(S.ESTABLISHED, E.RCV_FIN)].send is Send.DELAYED_ACK
+    assert rfc[(S.ESTABLISHED, E.RCV_FIN)].send is Send.ACK
 
 
 def test_illegal_user_call_names_call_and_state():
@@ -215,18 +229,20 @@ def test_illegal_user_call_names_call_and_state():
 
 
 def test_state_is_assigned_only_in_fire():
-    """Static check: the only assignments to `.state` in the endpoint are in _fire and construction."""
+    """Static check: in the endpoint's modules the only assignments to `.state`
+    are the one in Tcb._fire and the one in Tcb.__init__."""
     import inspect
     import re
 
-    import tcpsim.endpoint as ep
-    src = inspect.getsource(ep)
+    from tcpsim.core import connection, host, listener, tcb
     fire_src = inspect.getsource(Tcb._fire)
     init_src = inspect.getsource(Tcb.__init__)
     assign = re.compile(r"^\s*([\w.]+\s*,\s*)*[\w.]*\bstate\s*(,\s*[\w.]+\s*)*=(?!=)")
     found = 0
-    for n, line in enumerate(src.splitlines(), 1):
-        if assign.match(line) and ".state" in line.split("=")[0]:
-            found += 1
-            assert line.strip() in fire_src or line.strip() in init_src, f"state written outside _fire: line {n}: {line}"
+    for module in (tcb, connection, listener, host):
+        for n, line in enumerate(inspect.getsource(module).splitlines(), 1):
+            if assign.match(line) and ".state" in line.split("=")[0]:
+                found += 1
+                assert line.strip() in fire_src or line.strip() in init_src, \
+                    f"state written outside _fire: {module.__name__} line {n}: {line}"
     assert found == 2   # the one in _fire and the one in Tcb.__init__

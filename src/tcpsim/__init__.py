@@ -47,7 +47,11 @@ _HOME = {
     "DropPanel": "tcpsim.book.panels",
 }
 
-__all__ = sorted(_HOME)
+__all__ = [
+    "DropPanel", "IllegalCall", "ScenarioError", "TcpSimError", "Trace", "builtin", "builtin_names",
+    "ladder", "load", "run", "secs", "state_diagram", "us",
+]
+assert sorted(__all__) == sorted(_HOME)
 
 
 def __getattr__(name: str) -> Any:

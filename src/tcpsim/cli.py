@@ -15,10 +15,10 @@ import argparse
 import json
 import sys
 
-from .errors import TcpSimError
-from .network import run
-from .scenario import builtin, builtin_names, load, read_source
-from .table import RULES
+from .core.errors import TcpSimError
+from .core.network import run
+from .core.scenario import builtin, builtin_names, load, read_source
+from .core.table import ALL_PROFILES, RULES
 
 
 def _positions(text: str) -> list[int]:
@@ -59,8 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "rules":
             for r in RULES:
                 tag = " [what-if: not TCP]" if r.whatif else ""
+                if r.profiles != ALL_PROFILES:
+                    tag += f" [{', '.join(sorted(r.profiles))} only]"
                 print(f"{r.state.value:13} {r.event.value:34} -> {r.next.value:13} "
-                      f"send {r.send or '-':15} {r.rfc}{tag}")
+                      f"send {r.send.value or '-':26} {r.rfc}{tag}")
         else:
             trace = run(load(args.scenario), drop=args.drop)
             if args.format == "json":

@@ -17,10 +17,13 @@ from __future__ import annotations
 import heapq
 import random
 
-from .endpoint import Connection, Host, Listener
+from .connection import Connection
 from .errors import IllegalCall, ScenarioError
+from .host import Host
+from .listener import Listener
+from .records import Looped, NoticeKind, Opened, StateChanged, TimerMoved, Told, Transmit
 from .segment import MOD, Segment
-from .trace import SegmentRecord, StateChange, Trace
+from .trace import LoopRecord, NoticeRecord, SegmentRecord, StateChange, Trace
 from .units import US, secs, us
 
 TIMER, DELIVER, CALL, INJECT, FLOOD = 0, 1, 2, 3, 4
@@ -69,6 +72,11 @@ class Simulation:
         self.hosts: dict[str, Host] = {}
         self.apps: dict[str, object] = {}
         self.latest: dict[str, Connection | Listener] = {}
+        #: every connection of each host, in the order they were opened
+        self.connections: dict[str, list[Connection]] = {}
+        #: when each connection's timer entry on the heap is due (an entry
+        #: whose time differs was moved or stopped, and is skipped)
+        self.scheduled: dict[Connection, int] = {}
         self.drop_at = frozenset(scenario.drop) | frozenset(drop)
         self.rules = [Match(**r) for r in scenario.rules]
         rnd = scenario.random
@@ -81,6 +89,7 @@ class Simulation:
         for ep in scenario.endpoints.values():
             host = Host(ep.name, scenario.profile, isn=ep.isn, isn_step=ep.isn_step)
             self.hosts[ep.name] = host
+            self.connections[ep.name] = []
             self.apps[ep.name] = ep
             for call in ep.calls:
                 if call.t is not None:
@@ -106,18 +115,16 @@ class Simulation:
             if until is not None and t > until:
                 self.now = until
                 break
-            if kind == TIMER and payload.scheduled != t:
+            if kind == TIMER and self.scheduled.get(payload) != t:
                 continue                          # a timer that was moved or stopped
             self.now = t
             if kind == DELIVER:
                 host = self.hosts[payload.dst]
-                host.now = t
                 host.receive(payload, t)
                 self._drain(host)
             elif kind == TIMER:
                 conn = payload
-                conn.scheduled = None
-                conn.host.now = t
+                del self.scheduled[conn]
                 conn.handle_timer(t)
                 self._drain(conn.host)
             elif kind == CALL:
@@ -129,7 +136,7 @@ class Simulation:
         tr = self.trace
         tr.end = self.now
         for host in self.hosts.values():
-            for conn in host.all:
+            for conn in self.connections[host.name]:
                 tr.final[conn.name] = conn.state
             for lst in host.listeners.values():
                 tr.final.setdefault(lst.name, lst.state)
@@ -137,47 +144,40 @@ class Simulation:
         return tr
 
     def _drain(self, host: Host) -> None:
-        """Take a host's outputs: segments onto the wire, changes into the trace."""
-        t = self.now
-        if host.born:
-            for conn in host.born:
-                host.all.append(conn)
-                self.latest[host.name] = conn
-            host.born.clear()
-        if host.order:
-            tr = self.trace
-            lists = {"c": iter(host.changes), "l": iter(host.loops), "o": iter(host.outbox),
-                     "n": iter(host.notices)}
-            reactions = []
-            for kind in host.order:          # in the order they happened
-                item = next(lists[kind])
-                if kind == "o":
-                    self._transmit(item[0], item[1], t, "")
-                elif kind == "c":
-                    ct, name, old, new, rule = item
-                    tr.changes.append(StateChange(ct, name, old, new, rule, tr.tick()))
-                elif kind == "l":
-                    tr.loops.append(item)
-                    tr.loop_order.append(tr.tick())
-                else:
-                    nt, conn, what, detail = item
-                    tr.notices.append((nt, conn.name, what, detail))
-                    tr.notice_order.append(tr.tick())
-                    reactions.append((conn, what, nt))
-            for lst in (host.changes, host.loops, host.outbox, host.notices):
-                list.clear(lst)
-            host.order.clear()
-            for conn, what, nt in reactions:
-                self._react(host.name, conn, what, nt)
-        if host.dirty:
-            for conn in host.dirty:
-                due = conn.next_timer()
-                if due is not None and due != conn.scheduled:
-                    conn.scheduled = due
-                    self._push(due, TIMER, conn)
-                elif due is None:
-                    conn.scheduled = None
-            host.dirty.clear()
+        """Take a host's outputs, in order: segments onto the wire, changes,
+        loops and notices into the trace; then the applications react and
+        moved timers are put back on the heap."""
+        tr = self.trace
+        reactions: list[tuple[Connection | Listener, NoticeKind, int]] = []
+        moved: list[Connection] = []
+        while (ev := host.next_event()) is not None:
+            match ev:
+                case Transmit(segment=seg, rtx=rtx):
+                    self._transmit(seg, rtx, self.now, "")
+                case StateChanged():
+                    tr.changes.append(StateChange(ev.t, ev.endpoint, ev.old, ev.new, ev.rule, tr.tick()))
+                case Looped():
+                    tr.loops.append(LoopRecord(ev.t, ev.endpoint, ev.state, ev.rule, tr.tick()))
+                case Told():
+                    tr.notices.append(NoticeRecord(ev.t, ev.tcb.name, ev.kind, ev.detail, tr.tick()))
+                    reactions.append((ev.tcb, ev.kind, ev.t))  # type: ignore[arg-type]
+                case Opened(conn=conn):
+                    self.connections[host.name].append(conn)
+                    self.latest[host.name] = conn
+                case TimerMoved(conn=conn):
+                    moved.append(conn)
+        for tcb, kind, t in reactions:
+            self._react(host.name, tcb, kind, t)
+        for conn in moved:
+            self._reschedule(conn)
+
+    def _reschedule(self, conn: Connection) -> None:
+        due = conn.next_timer()
+        if due is None:
+            self.scheduled.pop(conn, None)
+        elif due != self.scheduled.get(conn):
+            self.scheduled[conn] = due
+            self._push(due, TIMER, conn)
 
     def _transmit(self, seg: Segment, rtx: bool, t: int, note: str) -> None:
         i = len(self.trace.segments) + 1
@@ -220,7 +220,7 @@ class Simulation:
         if conn is not None:
             return conn
         if call.conn is not None:
-            for c in self.hosts[host_name].all:
+            for c in self.connections[host_name]:
                 if c.name == call.conn:
                     return c
             raise ScenarioError(call.where, f"{call.name}: {host_name} has no connection named {call.conn!r} "
@@ -241,12 +241,11 @@ class Simulation:
     def _call(self, host_name: str, conn, call) -> None:
         host = self.hosts[host_name]
         t = self.now
-        host.now = t
         ep = self.apps[host_name]
         try:
             if call.name == "listen":
-                lst = host.listen(call.port or ep.port, t, backlog=ep.backlog, auto_accept=ep.accept)
-                lst.two_way = self.sc.whatif.get("two_way_handshake", False)
+                host.listen(call.port or ep.port, t, backlog=ep.backlog, auto_accept=ep.accept,
+                            two_way=self.sc.whatif.get("two_way_handshake", False))
             elif call.name == "connect":
                 peer = self.apps.get(call.to)
                 rport = call.port or (peer.port if peer is not None else 80)
@@ -275,8 +274,7 @@ class Simulation:
         except IllegalCall as e:
             # The application's call fails, as a socket call returns an error:
             # the run goes on and the trace says so.
-            self.trace.notices.append((t, e.endpoint, "error", str(e)))
-            self.trace.notice_order.append(self.trace.tick())
+            self.trace.notices.append(NoticeRecord(t, e.endpoint, NoticeKind.ERROR, str(e), self.trace.tick()))
         self._drain(host)
 
     def _react(self, host_name: str, conn, what: str, t: int) -> None:

@@ -10,9 +10,10 @@ TIME_WAIT.  Times are seconds.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 
 from .errors import ScenarioError
+from .units import US, us
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,17 +91,14 @@ class Profile:
     mss: int = 1460
     window: int = 65535
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 PROFILES: dict[str, Profile] = {
     "linux": Profile(name="linux", msl=30.0, time_wait=60.0),
     "rfc9293": Profile(
         name="rfc9293", msl=120.0, time_wait=240.0, rto_min=1.0, rto_formula="rfc6298",
         syn_retries=7,  # RFC 9293 §3.8.3 (MUST-23): retry a SYN for at least 3 minutes
-        synack_retries=5, retries2=15, orphan_retries=15, delayed_ack=0.0, timestamps=False, push=False, fin_wait_1_via_2=False, rst_ack_on_abort=False,
-        syn_linear_timeouts=0, retry_budget_in_time=False, time_wait_challenge_ack=True, synq_pruning=False,
+        synack_retries=5, retries2=15, orphan_retries=15, delayed_ack=0.0, timestamps=False, push=False,
+        fin_wait_1_via_2=False, rst_ack_on_abort=False, syn_linear_timeouts=0, retry_budget_in_time=False, time_wait_challenge_ack=True, synq_pruning=False,
         rfc1337=False, abort_on_data_after_close=False, fin_timeout=None,
     ),
 }
@@ -110,7 +108,24 @@ _FIELDS = {f.name: f for f in fields(Profile)}
 POSITIVE = frozenset({"rto_initial", "rto_min", "rto_max", "mss", "window"})
 
 
-def make_profile(name: str = "linux", overrides: dict | None = None, where: str = "profile") -> Profile:
+def _ok(key: str, value: object, default: object) -> bool:
+    """Whether `value` may replace the constant `key` (whose default is `default`)."""
+    positive = key in POSITIVE
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if isinstance(default, int):
+        return isinstance(value, int) and (value > 0 if positive else value >= 0)
+    if isinstance(default, float) or default is None:
+        if value is None:
+            return key == "fin_timeout"
+        return (isinstance(value, (int, float)) and math.isfinite(value)
+                and (value > 0 if positive else value >= 0))
+    return isinstance(value, str) and (key != "rto_formula" or value in ("linux", "rfc6298"))
+
+
+def make_profile(name: str = "linux", overrides: dict[str, object] | None = None, where: str = "profile") -> Profile:
     """The named profile with `overrides` applied.
 
     Overriding `msl` also sets `time_wait` to 2*MSL unless `time_wait` is given
@@ -119,28 +134,36 @@ def make_profile(name: str = "linux", overrides: dict | None = None, where: str 
     if name not in PROFILES:
         raise ScenarioError(where, f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}")
     base = PROFILES[name]
-    overrides = dict(overrides or {})
-    if not overrides:
+    changes = dict(overrides or {})
+    if not changes:
         return base
-    for key, value in overrides.items():
-        if key not in _FIELDS or key == "name":
-            raise ScenarioError(f"overrides.{key}", f"no such constant; known: {', '.join(k for k in _FIELDS if k != 'name')}")
+    known = [k for k in _FIELDS if k != "name"]
+    for key, value in changes.items():
+        if key not in known:
+            raise ScenarioError(f"overrides.{key}", f"no such constant; known: {', '.join(known)}")
         default = getattr(base, key)
-        if isinstance(default, bool):
-            ok = isinstance(value, bool)
-        elif isinstance(default, int):
-            ok = isinstance(value, int) and not isinstance(value, bool) and (value > 0 if key in POSITIVE else value >= 0)
-        elif isinstance(default, float) or default is None:
-            ok = value is None and key == "fin_timeout" or (
-                isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-                and (value > 0 if key in POSITIVE else value >= 0))
-        else:
-            ok = isinstance(value, str) and (key != "rto_formula" or value in ("linux", "rfc6298"))
-        if not ok:
-            need = " > 0" if key in POSITIVE else ""
-            raise ScenarioError(f"overrides.{key}", f"bad value {value!r} (default {default!r}{'; must be' + need if need else ''})")
-    if "msl" in overrides and "time_wait" not in overrides:
-        overrides["time_wait"] = 2 * overrides["msl"]
-    if overrides.get("syncookies", 1) not in (0, 1, 2):
+        if not _ok(key, value, default):
+            must = "; must be > 0" if key in POSITIVE else ""
+            raise ScenarioError(f"overrides.{key}", f"bad value {value!r} (default {default!r}{must})")
+    if "msl" in changes and "time_wait" not in changes:
+        changes["time_wait"] = 2 * changes["msl"]  # type: ignore[operator]
+    if changes.get("syncookies", 1) not in (0, 1, 2):
         raise ScenarioError("overrides.syncookies", "must be 0, 1 or 2")
-    return replace(base, **overrides)
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+class Clock:
+    """A profile's times converted once to integer microseconds."""
+
+    __slots__ = ("rto_initial", "rto_min", "rto_max", "time_wait", "fin_timeout", "delayed_ack",
+                 "ratelimit", "rto_fallback")
+
+    def __init__(self, p: Profile):
+        self.rto_initial = us(p.rto_initial)
+        self.rto_min = us(p.rto_min)
+        self.rto_max = us(p.rto_max)
+        self.time_wait = us(p.time_wait)
+        self.fin_timeout = None if p.fin_timeout is None else us(p.fin_timeout)
+        self.delayed_ack = us(p.delayed_ack)
+        self.ratelimit = us(p.invalid_ratelimit)
+        self.rto_fallback = 3 * US  # RFC 6298 §5.7; Linux TCP_TIMEOUT_FALLBACK

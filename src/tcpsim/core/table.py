@@ -2,16 +2,23 @@
 
 Each row says: in state S, on event E, go to state N and send segment X, with
 the section of RFC 9293 (or the Linux function, where the RFC leaves room) that
-decides it.  The endpoint (`endpoint.py`) classifies what happens to it — a
+decides it.  The endpoint (`connection.py`, `listener.py`) classifies what happens to it — a
 user call, an arriving segment, a timer — into one `Event`, looks the pair
 (state, event) up here and does what the row says; it has no other way to
-change state.  The state diagrams (`diagram.py`) are drawn from these rows, so
+change state.  The state diagrams (`tcpsim.render.state_diagram`) are drawn from these rows, so
 the picture and the behaviour cannot drift apart.
 
 A user call with no row for the current state is illegal and raises
 `IllegalCall`.  An arriving segment or a timer always has a row: what a TCP
 does with a segment it does not like (answer with RST, challenge ACK, drop) is
 a row like any other.
+
+What a row sends is a `Send` value, which also says *how* (an ACK at once,
+after the segment, rate-limited or delayed), so the endpoint never re-checks
+the state or the event to decide.  A row holds for every profile unless it
+names some: where the RFC and Linux part ways (the delayed ACK of a FIN, for
+one) each profile's table has its own row, and `table_for(profile)` gives the
+table an endpoint uses.  The state diagrams show one profile's table.
 
 Rows whose `whatif` is true are *not TCP*: they exist only when a lesson turns
 on a what-if knob (e.g. a two-way handshake) to show why TCP is as it is.
@@ -81,6 +88,68 @@ class Event(Enum):
 USER_CALLS = frozenset({Event.PASSIVE_OPEN, Event.ACTIVE_OPEN, Event.SEND, Event.CLOSE, Event.ABORT})
 
 
+class Send(Enum):
+    """What a row sends.  `text` is how diagrams and tables write it.
+
+    Several actions send the same kind of segment and differ in how: an ACK
+    may be sent once the arriving segment is processed (so data and FIN get
+    one ACK together), at once, rate-limited, or delayed.  Each is its own
+    value, so the endpoint never has to look at the row's state or event to
+    know what to do.
+    """
+
+    NOTHING = ""
+    SYN = "SYN"
+    #: a new SYN,ACK answering a SYN (RFC 9293 §3.10.7.2)
+    SYN_ACK = "SYN,ACK"
+    #: the SYN,ACK again, for a retransmitted SYN, and its timer restarted
+    #: (Linux tcp_check_req; rate-limited like any out-of-window reply)
+    SYN_ACK_AGAIN = "SYN,ACK again"
+    #: simultaneous open: our unacknowledged SYN becomes a SYN,ACK (RFC 9293 Figure 7)
+    SYN_ACK_FOR_SYN = "SYN,ACK for our SYN"
+    #: a SYN,ACK whose ISN is a SYN cookie; the listener keeps no state (RFC 4987 §3.6)
+    SYN_ACK_COOKIE = "SYN,ACK with cookie"
+    #: an ACK after the segment is processed: one ACK covers its data and FIN
+    ACK = "ACK"
+    #: an ACK at once
+    ACK_NOW = "ACK now"
+    #: an ACK answering an unacceptable segment, a SYN or an in-window RST; for a
+    #: segment that carries nothing (or a SYN) at most one per tcp_invalid_ratelimit
+    #: (Linux tcp_oow_rate_limited)
+    DUP_ACK = "duplicate or challenge ACK"
+    #: an ACK held back, hoping to ride on the application's FIN (Linux tcp_fin()
+    #: enters pingpong mode; TCP_DELACK_MIN)
+    DELAYED_ACK = "delayed ACK"
+    #: the ACK of a retransmitted FIN in TIME_WAIT, and the 2MSL timer restarted
+    #: (RFC 9293 §3.10.7.4, eighth step)
+    ACK_RESTART_2MSL = "ACK, restart 2MSL"
+    FIN = "FIN"
+    #: an RST answering a segment (RFC 9293 §3.10.7.1's two forms)
+    RST = "RST"
+    #: the RST of an abort: <SEQ=SND.NXT><CTL=RST> (RFC 9293 §3.10.5)
+    RST_ABORT = "RST (abort)"
+    #: queued data goes out as soon as the state allows
+    DATA = "data"
+    #: go back N: resend everything unacknowledged
+    RETRANSMIT = "retransmission"
+
+    @property
+    def text(self) -> str:
+        """The segment's name as a diagram labels the edge ("" for nothing)."""
+        return _SEND_TEXT.get(self, self.value)
+
+
+_SEND_TEXT = {
+    Send.SYN_ACK_AGAIN: "SYN,ACK", Send.SYN_ACK_FOR_SYN: "SYN,ACK", Send.SYN_ACK_COOKIE: "SYN,ACK",
+    Send.ACK_NOW: "ACK", Send.DUP_ACK: "ACK", Send.DELAYED_ACK: "ACK", Send.ACK_RESTART_2MSL: "ACK",
+    Send.RST_ABORT: "RST",
+}
+
+#: The profiles a table is built for (tcpsim.core.profile.PROFILES has one of each).
+PROFILE_NAMES = ("linux", "rfc9293")
+ALL_PROFILES = frozenset(PROFILE_NAMES)
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     """One row of the table."""
@@ -88,11 +157,13 @@ class Rule:
     state: State
     event: Event
     next: State
-    send: str        # what is sent: "SYN", "SYN,ACK", "ACK", "FIN", "RST", "data", "retransmission" or ""
+    send: Send
     rfc: str         # where the rule comes from, e.g. "RFC 9293 §3.10.7.3"
     label: str       # a short phrase for tables and tooltips
     figure: bool = False   # an edge of RFC 9293 Figure 5, the classic state diagram
     whatif: bool = False   # not TCP: only with a what-if knob on
+    #: the profiles whose table has this row (most rows hold for all)
+    profiles: frozenset[str] = ALL_PROFILES
 
     @property
     def changes_state(self) -> bool:
@@ -101,148 +172,175 @@ class Rule:
     @property
     def send_text(self) -> str:
         """What is sent, as diagrams and tables write it ("SYN,ACK"; "" for nothing)."""
-        return self.send
+        return self.send.text
 
     def holds_for(self, profile: str) -> bool:
         """Whether this row is part of the named profile's table."""
-        return True
+        return profile in self.profiles
 
     @property
     def edge_label(self) -> str:
         """'event / segment sent', as state diagrams write it."""
-        return f"{self.event.value} / {self.send}" if self.send else self.event.value
+        text = self.send.text
+        return f"{self.event.value} / {text}" if text else self.event.value
 
 
 _ROWS: list[Rule] = []
 
 
-def _row(state, event, nxt, send, rfc, label, **kw):
-    _ROWS.append(Rule(state, event, nxt, send, rfc, label, **kw))
+def _row(state: State, event: Event, nxt: State, send: Send, rfc: str, label: str, *,
+         figure: bool = False, whatif: bool = False, profiles: frozenset[str] = ALL_PROFILES) -> None:
+    _ROWS.append(Rule(state, event, nxt, send, rfc, label, figure=figure, whatif=whatif, profiles=profiles))
 
 
 E = Event
+X = Send
 R = "RFC 9293 "
+LINUX = frozenset({"linux"})
+RFC = frozenset({"rfc9293"})
 
 # --- user calls ---------------------------------------------------------------
-_row(S.CLOSED, E.PASSIVE_OPEN, S.LISTEN, "", R + "§3.10.1", "passive open", figure=True)
-_row(S.CLOSED, E.ACTIVE_OPEN, S.SYN_SENT, "SYN", R + "§3.10.1", "active open: send SYN", figure=True)
-_row(S.LISTEN, E.CLOSE, S.CLOSED, "", R + "§3.10.4", "stop listening", figure=True)
-_row(S.SYN_SENT, E.CLOSE, S.CLOSED, "", R + "§3.10.4", "give up connecting", figure=True)
-_row(S.SYN_RECEIVED, E.CLOSE, S.FIN_WAIT_1, "FIN", R + "§3.10.4", "close before established", figure=True)
-_row(S.ESTABLISHED, E.CLOSE, S.FIN_WAIT_1, "FIN", R + "§3.10.4", "active close", figure=True)
-_row(S.CLOSE_WAIT, E.CLOSE, S.LAST_ACK, "FIN", R + "§3.10.4", "passive close", figure=True)
+_row(S.CLOSED, E.PASSIVE_OPEN, S.LISTEN, X.NOTHING, R + "§3.10.1", "passive open", figure=True)
+_row(S.CLOSED, E.ACTIVE_OPEN, S.SYN_SENT, X.SYN, R + "§3.10.1", "active open: send SYN", figure=True)
+_row(S.LISTEN, E.CLOSE, S.CLOSED, X.NOTHING, R + "§3.10.4", "stop listening", figure=True)
+_row(S.SYN_SENT, E.CLOSE, S.CLOSED, X.NOTHING, R + "§3.10.4", "give up connecting", figure=True)
+_row(S.SYN_RECEIVED, E.CLOSE, S.FIN_WAIT_1, X.FIN, R + "§3.10.4", "close before established", figure=True)
+_row(S.ESTABLISHED, E.CLOSE, S.FIN_WAIT_1, X.FIN, R + "§3.10.4", "active close", figure=True)
+_row(S.CLOSE_WAIT, E.CLOSE, S.LAST_ACK, X.FIN, R + "§3.10.4", "passive close", figure=True)
 for _s in (S.SYN_SENT, S.SYN_RECEIVED):
-    _row(_s, E.SEND, _s, "", R + "§3.10.2", "data queued until established")
+    _row(_s, E.SEND, _s, X.NOTHING, R + "§3.10.2", "data queued until established")
 for _s in (S.ESTABLISHED, S.CLOSE_WAIT):
-    _row(_s, E.SEND, _s, "data", R + "§3.10.2", "send data")
+    _row(_s, E.SEND, _s, X.DATA, R + "§3.10.2", "send data")
 for _s in (S.LISTEN, S.SYN_SENT, S.CLOSING, S.LAST_ACK, S.TIME_WAIT):
-    _row(_s, E.ABORT, S.CLOSED, "", R + "§3.10.5", "abort: delete the TCB, nothing sent")
+    _row(_s, E.ABORT, S.CLOSED, X.NOTHING, R + "§3.10.5", "abort: delete the TCB, nothing sent")
 for _s in (S.SYN_RECEIVED, S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT):
-    _row(_s, E.ABORT, S.CLOSED, "RST", R + "§3.10.5", "abort: send RST")
+    _row(_s, E.ABORT, S.CLOSED, X.RST_ABORT, R + "§3.10.5", "abort: send RST")
 
 # --- segments arriving with no connection, or at a listener ---------------------
-_row(S.CLOSED, E.RCV_ANY, S.CLOSED, "RST", R + "§3.10.7.1", "no such connection: answer RST")
-_row(S.CLOSED, E.RCV_RST, S.CLOSED, "", R + "§3.10.7.1", "RST to nobody: drop")
-_row(S.LISTEN, E.RCV_SYN, S.SYN_RECEIVED, "SYN,ACK", R + "§3.10.7.2", "SYN: answer SYN,ACK", figure=True)
-_row(S.LISTEN, E.RCV_ACK, S.LISTEN, "RST", R + "§3.10.7.2", "ACK at a listener: answer RST")
-_row(S.LISTEN, E.RCV_RST, S.LISTEN, "", R + "§3.10.7.2", "RST at a listener: drop")
-_row(S.LISTEN, E.RCV_UNACCEPTABLE, S.LISTEN, "", R + "§3.10.7.2", "neither SYN nor ACK: drop")
-_row(S.LISTEN, E.RCV_SYN_DROPPED, S.LISTEN, "", "Linux tcp_conn_request (ListenDrops)",
+_row(S.CLOSED, E.RCV_ANY, S.CLOSED, X.RST, R + "§3.10.7.1", "no such connection: answer RST")
+_row(S.CLOSED, E.RCV_RST, S.CLOSED, X.NOTHING, R + "§3.10.7.1", "RST to nobody: drop")
+_row(S.LISTEN, E.RCV_SYN, S.SYN_RECEIVED, X.SYN_ACK, R + "§3.10.7.2", "SYN: answer SYN,ACK", figure=True)
+_row(S.LISTEN, E.RCV_ACK, S.LISTEN, X.RST, R + "§3.10.7.2", "ACK at a listener: answer RST")
+_row(S.LISTEN, E.RCV_RST, S.LISTEN, X.NOTHING, R + "§3.10.7.2", "RST at a listener: drop")
+_row(S.LISTEN, E.RCV_UNACCEPTABLE, S.LISTEN, X.NOTHING, R + "§3.10.7.2", "neither SYN nor ACK: drop")
+_row(S.LISTEN, E.RCV_SYN_DROPPED, S.LISTEN, X.NOTHING, "Linux tcp_conn_request (ListenDrops)",
      "SYN queue or accept queue full: drop the SYN, the client will retry")
-_row(S.LISTEN, E.RCV_SYN_COOKIE, S.LISTEN, "SYN,ACK", "Linux tcp_syncookies (RFC 4987 §3.6)",
+_row(S.LISTEN, E.RCV_SYN_COOKIE, S.LISTEN, X.SYN_ACK_COOKIE, "Linux tcp_syncookies (RFC 4987 §3.6)",
      "SYN queue full: answer with a SYN cookie, keep no state")
-_row(S.LISTEN, E.RCV_ACK_QUEUE_FULL, S.LISTEN, "", "Linux cookie_v4_check",
+_row(S.LISTEN, E.RCV_ACK_QUEUE_FULL, S.LISTEN, X.NOTHING, "Linux cookie_v4_check",
      "valid SYN cookie but accept queue full: drop the ACK")
-_row(S.LISTEN, E.RCV_ACK_COOKIE, S.ESTABLISHED, "", "Linux cookie_v4_check (RFC 4987 §3.6)",
+_row(S.LISTEN, E.RCV_ACK_COOKIE, S.ESTABLISHED, X.NOTHING, "Linux cookie_v4_check (RFC 4987 §3.6)",
      "valid SYN cookie: rebuild the connection from the ACK")
-_row(S.LISTEN, E.RCV_SYN_TWO_WAY, S.ESTABLISHED, "SYN,ACK", "not TCP (what-if)",
+_row(S.LISTEN, E.RCV_SYN_TWO_WAY, S.ESTABLISHED, X.SYN_ACK, "not TCP (what-if)",
      "two-way handshake: established at once", whatif=True)
 
 # --- SYN_SENT (RFC 9293 §3.10.7.3) ------------------------------------------------
-_row(S.SYN_SENT, E.RCV_SYN_ACK, S.ESTABLISHED, "ACK", R + "§3.10.7.3", "our SYN acked, theirs received", figure=True)
-_row(S.SYN_SENT, E.RCV_SYN, S.SYN_RECEIVED, "SYN,ACK", R + "§3.10.7.3", "simultaneous open", figure=True)
-_row(S.SYN_SENT, E.RCV_BAD_ACK, S.SYN_SENT, "RST", R + "§3.10.7.3", "ack of a SYN we never sent: RST")
-_row(S.SYN_SENT, E.RCV_RST, S.CLOSED, "", R + "§3.10.7.3", "connection refused")
-_row(S.SYN_SENT, E.RCV_RST_IGNORED, S.SYN_SENT, "", R + "§3.10.7.3", "RST without acceptable ACK: drop")
-_row(S.SYN_SENT, E.RCV_UNACCEPTABLE, S.SYN_SENT, "", R + "§3.10.7.3", "neither SYN nor RST: drop")
+_row(S.SYN_SENT, E.RCV_SYN_ACK, S.ESTABLISHED, X.ACK, R + "§3.10.7.3", "our SYN acked, theirs received", figure=True)
+_row(S.SYN_SENT, E.RCV_SYN, S.SYN_RECEIVED, X.SYN_ACK_FOR_SYN, R + "§3.10.7.3", "simultaneous open", figure=True)
+_row(S.SYN_SENT, E.RCV_BAD_ACK, S.SYN_SENT, X.RST, R + "§3.10.7.3", "ack of a SYN we never sent: RST")
+_row(S.SYN_SENT, E.RCV_RST, S.CLOSED, X.NOTHING, R + "§3.10.7.3", "connection refused")
+_row(S.SYN_SENT, E.RCV_RST_IGNORED, S.SYN_SENT, X.NOTHING, R + "§3.10.7.3", "RST without acceptable ACK: drop")
+_row(S.SYN_SENT, E.RCV_UNACCEPTABLE, S.SYN_SENT, X.NOTHING, R + "§3.10.7.3", "neither SYN nor RST: drop")
 
 # --- SYN_RECEIVED ------------------------------------------------------------------
-_row(S.SYN_RECEIVED, E.RCV_ACK, S.ESTABLISHED, "", R + "§3.10.7.4", "our SYN acked", figure=True)
-_row(S.SYN_RECEIVED, E.RCV_BAD_ACK, S.SYN_RECEIVED, "RST", R + "§3.10.7.4", "unacceptable ACK: RST")
-_row(S.SYN_RECEIVED, E.RCV_RST_PASSIVE, S.LISTEN, "", R + "§3.10.7.4",
+_row(S.SYN_RECEIVED, E.RCV_ACK, S.ESTABLISHED, X.NOTHING, R + "§3.10.7.4", "our SYN acked", figure=True)
+_row(S.SYN_RECEIVED, E.RCV_BAD_ACK, S.SYN_RECEIVED, X.RST, R + "§3.10.7.4", "unacceptable ACK: RST")
+_row(S.SYN_RECEIVED, E.RCV_RST_PASSIVE, S.LISTEN, X.NOTHING, R + "§3.10.7.4",
      "reset: back to LISTEN (came from LISTEN)", figure=True)
-_row(S.SYN_RECEIVED, E.RCV_RST, S.CLOSED, "", R + "§3.10.7.4", "reset: connection refused (came from SYN_SENT)")
-_row(S.SYN_RECEIVED, E.RCV_ACK_QUEUE_FULL, S.SYN_RECEIVED, "", "Linux tcp_check_req (listen_overflow)",
+_row(S.SYN_RECEIVED, E.RCV_RST, S.CLOSED, X.NOTHING, R + "§3.10.7.4", "reset: connection refused (came from SYN_SENT)")
+_row(S.SYN_RECEIVED, E.RCV_ACK_QUEUE_FULL, S.SYN_RECEIVED, X.NOTHING, "Linux tcp_check_req (listen_overflow)",
      "accept queue full: ignore the ACK; the SYN,ACK timer keeps running")
-_row(S.SYN_RECEIVED, E.RCV_ACK_OVERFLOW, S.CLOSED, "RST", "Linux tcp_abort_on_overflow=1",
+_row(S.SYN_RECEIVED, E.RCV_ACK_OVERFLOW, S.CLOSED, X.RST, "Linux tcp_abort_on_overflow=1",
      "accept queue full: answer RST")
-_row(S.SYN_RECEIVED, E.RCV_SYN, S.SYN_RECEIVED, "SYN,ACK", "Linux tcp_check_req (RFC 1122 fix of RFC 793 Fig. 8)",
+_row(S.SYN_RECEIVED, E.RCV_SYN, S.SYN_RECEIVED, X.SYN_ACK_AGAIN, "Linux tcp_check_req (RFC 1122 fix of RFC 793 Fig. 8)",
      "retransmitted SYN: resend SYN,ACK")
 
 # --- synchronized states: the generic checks of RFC 9293 §3.10.7.4 -------------------
 _SYNC = (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK, S.TIME_WAIT)
 for _s in (S.SYN_RECEIVED,) + _SYNC:
-    _row(_s, E.RCV_UNACCEPTABLE, _s, "ACK", R + "§3.10.7.4 (first check)", "not acceptable: ACK and drop")
-    _row(_s, E.RCV_RST_IGNORED, _s, "", R + "§3.10.7.4 (first check)", "RST outside the window: drop")
-    _row(_s, E.RCV_RST_IN_WINDOW, _s, "ACK", R + "§3.10.7.4 (second check, RFC 5961)",
+    _row(_s, E.RCV_UNACCEPTABLE, _s, X.DUP_ACK, R + "§3.10.7.4 (first check)", "not acceptable: ACK and drop")
+    _row(_s, E.RCV_RST_IGNORED, _s, X.NOTHING, R + "§3.10.7.4 (first check)", "RST outside the window: drop")
+    _row(_s, E.RCV_RST_IN_WINDOW, _s, X.DUP_ACK, R + "§3.10.7.4 (second check, RFC 5961)",
          "RST in window but not exact: challenge ACK")
 for _s in (S.SYN_RECEIVED,) + _SYNC:
-    _row(_s, E.RCV_NO_ACK, _s, "", R + "§3.10.7.4 (fifth check)", "ACK bit off: drop")
+    _row(_s, E.RCV_NO_ACK, _s, X.NOTHING, R + "§3.10.7.4 (fifth check)", "ACK bit off: drop")
 for _s in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2):
-    _row(_s, E.RCV_OUT_OF_ORDER, _s, "ACK", R + "§3.10.7.4 (first check)",
+    _row(_s, E.RCV_OUT_OF_ORDER, _s, X.DUP_ACK, R + "§3.10.7.4 (first check)",
          "beyond a gap: drop and repeat the ACK (the RFC allows holding it)")
 for _s in _SYNC:
-    _row(_s, E.RCV_ACK_UNSENT, _s, "ACK", R + "§3.10.7.4 (fifth check)",
+    _row(_s, E.RCV_ACK_UNSENT, _s, X.DUP_ACK, R + "§3.10.7.4 (fifth check)",
          "acks something not yet sent: ACK and drop")
 for _s in _SYNC:
-    _row(_s, E.RCV_SYN, _s, "ACK", R + "§3.10.7.4 (fourth check, RFC 5961)", "SYN in a synchronized state: challenge ACK")
+    _row(_s, E.RCV_SYN, _s, X.DUP_ACK, R + "§3.10.7.4 (fourth check, RFC 5961)",
+         "SYN in a synchronized state: challenge ACK")
 for _s in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT):
-    _row(_s, E.RCV_RST, S.CLOSED, "", R + "§3.10.7.4 (second check)", "connection reset")
+    _row(_s, E.RCV_RST, S.CLOSED, X.NOTHING, R + "§3.10.7.4 (second check)", "connection reset")
 for _s in (S.CLOSING, S.LAST_ACK):
-    _row(_s, E.RCV_RST, S.CLOSED, "", R + "§3.10.7.4 (second check)", "reset while closing")
-_row(S.TIME_WAIT, E.RCV_RST, S.CLOSED, "", R + "§3.10.7.4; Linux tcp_rfc1337=0",
+    _row(_s, E.RCV_RST, S.CLOSED, X.NOTHING, R + "§3.10.7.4 (second check)", "reset while closing")
+_row(S.TIME_WAIT, E.RCV_RST, S.CLOSED, X.NOTHING, R + "§3.10.7.4; Linux tcp_rfc1337=0",
      "RST kills TIME_WAIT (the hazard of RFC 1337)")
-_row(S.TIME_WAIT, E.RCV_RST_RFC1337, S.TIME_WAIT, "", "RFC 1337 §3; Linux tcp_rfc1337=1",
+_row(S.TIME_WAIT, E.RCV_RST_RFC1337, S.TIME_WAIT, X.NOTHING, "RFC 1337 §3; Linux tcp_rfc1337=1",
      "RST in TIME_WAIT ignored: no assassination")
 for _s in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2):
-    _row(_s, E.RCV_DATA, _s, "ACK", R + "§3.10.7.4 (seventh step)", "data: deliver and ACK")
+    _row(_s, E.RCV_DATA, _s, X.ACK, R + "§3.10.7.4 (seventh step)", "data: deliver and ACK")
 for _s in (S.FIN_WAIT_1, S.FIN_WAIT_2):
-    _row(_s, E.RCV_DATA_AFTER_CLOSE, S.CLOSED, "RST", "Linux tcp_rcv_state_process (TCPAbortOnData)",
+    _row(_s, E.RCV_DATA_AFTER_CLOSE, S.CLOSED, X.RST, "Linux tcp_rcv_state_process (TCPAbortOnData)",
          "data for a socket the user closed: RST")
 
 # --- closing ---------------------------------------------------------------------
-_row(S.ESTABLISHED, E.RCV_FIN, S.CLOSE_WAIT, "ACK", R + "§3.10.7.4 (eighth step)", "peer closed", figure=True)
-_row(S.FIN_WAIT_1, E.RCV_ACK_OF_FIN, S.FIN_WAIT_2, "", R + "§3.10.7.4 (fifth step)", "our FIN acked", figure=True)
-_row(S.FIN_WAIT_1, E.RCV_FIN, S.CLOSING, "ACK", R + "§3.10.7.4 (eighth step)", "simultaneous close", figure=True)
-_row(S.FIN_WAIT_1, E.RCV_FIN_ACK_OF_FIN, S.TIME_WAIT, "ACK", R + "§3.10.7.4 (eighth step); §3.3.2 Note 2",
+# Linux delays the ACK of a FIN hoping to send it on the application's FIN
+# (tcp_fin() enters pingpong mode): with a server that closes at once the close
+# takes three segments.  The rfc9293 profile acknowledges at once.
+_row(S.ESTABLISHED, E.RCV_FIN, S.CLOSE_WAIT, X.DELAYED_ACK, R + "§3.10.7.4 (eighth step)", "peer closed",
+     figure=True, profiles=LINUX)
+_row(S.ESTABLISHED, E.RCV_FIN, S.CLOSE_WAIT, X.ACK, R + "§3.10.7.4 (eighth step)", "peer closed",
+     figure=True, profiles=RFC)
+_row(S.FIN_WAIT_1, E.RCV_ACK_OF_FIN, S.FIN_WAIT_2, X.NOTHING, R + "§3.10.7.4 (fifth step)", "our FIN acked",
+     figure=True)
+_row(S.FIN_WAIT_1, E.RCV_FIN, S.CLOSING, X.ACK, R + "§3.10.7.4 (eighth step)", "simultaneous close", figure=True)
+_row(S.FIN_WAIT_1, E.RCV_FIN_ACK_OF_FIN, S.TIME_WAIT, X.ACK_NOW, R + "§3.10.7.4 (eighth step); §3.3.2 Note 2",
      "FIN that also acks our FIN", figure=True)
-_row(S.FIN_WAIT_2, E.RCV_FIN, S.TIME_WAIT, "ACK", R + "§3.10.7.4 (eighth step)", "peer closed too", figure=True)
-_row(S.CLOSING, E.RCV_ACK_OF_FIN, S.TIME_WAIT, "", R + "§3.10.7.4 (fifth step)", "our FIN acked", figure=True)
-_row(S.LAST_ACK, E.RCV_ACK_OF_FIN, S.CLOSED, "", R + "§3.10.7.4 (fifth step)", "our FIN acked: done", figure=True)
+_row(S.FIN_WAIT_2, E.RCV_FIN, S.TIME_WAIT, X.ACK, R + "§3.10.7.4 (eighth step)", "peer closed too", figure=True)
+_row(S.CLOSING, E.RCV_ACK_OF_FIN, S.TIME_WAIT, X.NOTHING, R + "§3.10.7.4 (fifth step)", "our FIN acked", figure=True)
+_row(S.LAST_ACK, E.RCV_ACK_OF_FIN, S.CLOSED, X.NOTHING, R + "§3.10.7.4 (fifth step)", "our FIN acked: done", figure=True)
 for _s in (S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK):
-    _row(_s, E.RCV_FIN, _s, "ACK", R + "§3.10.7.4 (eighth step)", "retransmitted FIN: ACK again")
-_row(S.TIME_WAIT, E.RCV_FIN, S.TIME_WAIT, "ACK", R + "§3.10.7.4 (eighth step)",
+    _row(_s, E.RCV_FIN, _s, X.ACK, R + "§3.10.7.4 (eighth step)", "retransmitted FIN: ACK again")
+_row(S.TIME_WAIT, E.RCV_FIN, S.TIME_WAIT, X.ACK_RESTART_2MSL, R + "§3.10.7.4 (eighth step)",
      "retransmitted FIN: ACK again and restart the 2MSL timer")
 
 # --- timers ------------------------------------------------------------------------
 for _s, what in ((S.SYN_SENT, "SYN"), (S.SYN_RECEIVED, "SYN,ACK"), (S.ESTABLISHED, "data"),
                  (S.FIN_WAIT_1, "FIN"), (S.CLOSE_WAIT, "data"), (S.CLOSING, "FIN"), (S.LAST_ACK, "FIN")):
-    _row(_s, E.TIMEOUT_RTX, _s, "retransmission", R + "§3.8.1; RFC 6298", f"resend the unacknowledged {what}")
+    _row(_s, E.TIMEOUT_RTX, _s, X.RETRANSMIT, R + "§3.8.1; RFC 6298", f"resend the unacknowledged {what}")
 for _s in (S.SYN_SENT, S.SYN_RECEIVED, S.ESTABLISHED, S.FIN_WAIT_1, S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK):
-    _row(_s, E.TIMEOUT_GIVE_UP, S.CLOSED, "", R + "§3.8.3 (R2); Linux tcp_syn_retries etc.",
+    _row(_s, E.TIMEOUT_GIVE_UP, S.CLOSED, X.NOTHING, R + "§3.8.3 (R2); Linux tcp_syn_retries etc.",
          "too many retransmissions: give up")
-_row(S.CLOSE_WAIT, E.TIMEOUT_DELACK, S.CLOSE_WAIT, "ACK", R + "§3.8.6.3; Linux TCP_DELACK_MIN",
+_row(S.CLOSE_WAIT, E.TIMEOUT_DELACK, S.CLOSE_WAIT, X.ACK_NOW, R + "§3.8.6.3; Linux TCP_DELACK_MIN",
      "delayed ACK of the FIN, nothing to ride on")
-_row(S.TIME_WAIT, E.TIMEOUT_2MSL, S.CLOSED, "", R + "§3.10.8", "2MSL over: delete the TCB", figure=True)
-_row(S.FIN_WAIT_2, E.TIMEOUT_FIN_WAIT_2, S.CLOSED, "", "Linux tcp_fin_timeout (not in the RFC)",
+_row(S.TIME_WAIT, E.TIMEOUT_2MSL, S.CLOSED, X.NOTHING, R + "§3.10.8", "2MSL over: delete the TCB", figure=True)
+_row(S.FIN_WAIT_2, E.TIMEOUT_FIN_WAIT_2, S.CLOSED, X.NOTHING, "Linux tcp_fin_timeout (not in the RFC)",
      "orphaned FIN_WAIT_2 times out")
 
-#: The table itself: (state, event) -> Rule.
-TABLE: dict[tuple[State, Event], Rule] = {}
-for _r in _ROWS:
-    key = (_r.state, _r.event)
-    if key in TABLE:  # pragma: no cover - a programming error caught at import
-        raise AssertionError(f"duplicate row for {key}")
-    TABLE[key] = _r
 RULES: tuple[Rule, ...] = tuple(_ROWS)
 
+
+def _build(profile: str) -> dict[tuple[State, Event], Rule]:
+    table: dict[tuple[State, Event], Rule] = {}
+    for r in RULES:
+        if r.holds_for(profile):
+            key = (r.state, r.event)
+            if key in table:  # pragma: no cover - a programming error caught at import
+                raise AssertionError(f"duplicate row for {key} in the {profile} table")
+            table[key] = r
+    return table
+
+
+#: One table per profile: (state, event) -> Rule.
+TABLES: dict[str, dict[tuple[State, Event], Rule]] = {p: _build(p) for p in PROFILE_NAMES}
+#: The linux profile's table (the default profile), under its old name.
+TABLE = TABLES["linux"]
+
+
+def table_for(profile: str) -> dict[tuple[State, Event], Rule]:
+    """The table of the named profile ("linux" or "rfc9293")."""
+    return TABLES[profile]

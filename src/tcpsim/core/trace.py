@@ -15,9 +15,12 @@ is the project's exchange format (documented in the README):
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
+from .records import NoticeKind
 from .segment import MOD, Segment
 from .states import State
+from .table import Rule
 from .units import fmt_t, secs, us
 
 
@@ -62,6 +65,46 @@ class StateChange:
         return f"<{self.endpoint} {self.old.value}->{self.new.value} at {fmt_t(self.t)} ({self.cause})>"
 
 
+class NoticeRecord:
+    """What an application (or the listener's queues) was told, and when."""
+
+    __slots__ = ("t", "endpoint", "what", "detail", "order")
+
+    def __init__(self, t: int, endpoint: str, what: NoticeKind, detail: str, order: int):
+        self.t, self.endpoint, self.what, self.detail, self.order = t, endpoint, what, detail, order
+
+    def __iter__(self) -> Iterator[object]:
+        """(t, endpoint, what, detail) with `what` a plain string: the tuple
+        older scripts unpack (``for t, who, what, _ in trace.notices``)."""
+        return iter((self.t, self.endpoint, self.what.value, self.detail))
+
+    def to_dict(self) -> dict[str, object]:
+        return {"t": secs(self.t), "endpoint": self.endpoint, "what": self.what.value, "detail": self.detail}
+
+    def __repr__(self) -> str:
+        return f"<{self.endpoint} told {self.what.value!r} at {fmt_t(self.t)}>"
+
+
+class LoopRecord:
+    """A table row that kept the state (a retransmission timeout, a re-ACK in TIME_WAIT, ...)."""
+
+    __slots__ = ("t", "endpoint", "state", "rule", "order")
+
+    def __init__(self, t: int, endpoint: str, state: State, rule: Rule, order: int):
+        self.t, self.endpoint, self.state, self.rule, self.order = t, endpoint, state, rule, order
+
+    def __iter__(self) -> Iterator[object]:
+        """(t, endpoint, state, rule): the tuple older scripts unpack."""
+        return iter((self.t, self.endpoint, self.state, self.rule))
+
+    def to_dict(self) -> dict[str, object]:
+        return {"t": secs(self.t), "endpoint": self.endpoint, "state": self.state.value,
+                "cause": self.rule.event.value}
+
+    def __repr__(self) -> str:
+        return f"<{self.endpoint} stays {self.state.value} at {fmt_t(self.t)} ({self.rule.event.value})>"
+
+
 class Trace:
     """The record of one run.  Built by `network.Simulation`."""
 
@@ -69,10 +112,8 @@ class Trace:
         self.scenario = scenario
         self.segments: list[SegmentRecord] = []
         self.changes: list[StateChange] = []
-        self.loops: list[tuple] = []        # (t, endpoint, state, rule): rows that kept the state
-        self.loop_order: list[int] = []     # tick() of each loop
-        self.notices: list[tuple] = []
-        self.notice_order: list[int] = []   # tick() of each notice
+        self.loops: list[LoopRecord] = []       # rows that kept the state
+        self.notices: list[NoticeRecord] = []
         self._ticks = 0
         self.final: dict[str, State] = {}
         self.isn: dict[str, int] = {}
@@ -103,8 +144,19 @@ class Trace:
     def flags(self) -> list[str]:
         return [r.seg.flags for r in self.segments]
 
+    @property
+    def loop_order(self) -> list[int]:
+        """The order of each loop (kept for older scripts: each `LoopRecord` has `.order`)."""
+        return [x.order for x in self.loops]
+
+    @property
+    def notice_order(self) -> list[int]:
+        """The order of each notice (kept for older scripts: each `NoticeRecord` has `.order`)."""
+        return [n.order for n in self.notices]
+
     def notices_of(self, endpoint: str) -> list[str]:
-        return [what for (_, name, what, _) in self.notices if name == endpoint]
+        """What `endpoint` was told, in order, as plain words ("connected", "eof", ...)."""
+        return [n.what.value for n in self.notices if n.endpoint == endpoint]
 
     def relative(self, rec: SegmentRecord) -> tuple[int, int | None]:
         """(seq, ack) of `rec` relative to the ISNs of its connection, as
@@ -140,9 +192,8 @@ class Trace:
             "scenario": getattr(self.scenario, "name", None),
             "segments": [r.to_dict() for r in self.segments],
             "states": states,
-            "notices": [{"t": secs(t), "endpoint": n, "what": w, "detail": d} for (t, n, w, d) in self.notices],
-            "loops": [{"t": secs(t), "endpoint": n, "state": st.value, "cause": r.event.value}
-                      for (t, n, st, r) in self.loops],
+            "notices": [n.to_dict() for n in self.notices],
+            "loops": [x.to_dict() for x in self.loops],
             "final": {k: v.value for k, v in self.final.items()},
             "end": secs(self.end),
         }
@@ -166,12 +217,13 @@ class Trace:
         for c in self.changes:
             events.append((c.t, c.order, {"t_us": c.t, "t": fmt_t(c.t), "#": "", "segment": f"{c.endpoint}: {c.old.value} → {c.new.value}",
                                        "flags": "", "seq": "", "ack": "", "len": "", "notes": c.cause}))
-        for (t, name, what, detail), order in zip(self.notices, self.notice_order):
-            if what in ("error", "listener") or (notices and what != "data"):
+        for n in self.notices:
+            what, name, t = n.what, n.endpoint, n.t
+            if what in (NoticeKind.ERROR, NoticeKind.LISTENER) or (notices and what is not NoticeKind.DATA):
                 head = {"error": f"{name}: call failed", "listener": f"{name}: listener"}.get(what, f"{name}: app told")
-                events.append((t, order, {"t_us": t, "t": fmt_t(t), "#": "", "segment": head,
-                                              "flags": "", "seq": "", "ack": "", "len": "",
-                                              "notes": detail if what in ("error", "listener") else what}))
+                events.append((t, n.order, {"t_us": t, "t": fmt_t(t), "#": "", "segment": head,
+                                            "flags": "", "seq": "", "ack": "", "len": "",
+                                            "notes": n.detail if what in ("error", "listener") else what.value}))
         events.sort(key=lambda e: (e[0], e[1]))
         return [e[2] for e in events]
 

@@ -133,7 +133,7 @@ def describe_path(trace, endpoint: str, step: int | None = None) -> str:
 
 
 # ------------------------------------------------------------------ views
-def view_rules(view="figure", whatif: bool = False) -> tuple[Rule, ...]:
+def view_rules(view="figure", whatif: bool = False, profile: str = "linux") -> tuple[Rule, ...]:
     """The state-changing rows a view draws.
 
     `view` is "figure" (RFC 9293 Figure 5), "all" (every state-changing
@@ -141,7 +141,7 @@ def view_rules(view="figure", whatif: bool = False) -> tuple[Rule, ...]:
     state-changing row between two of them).  What-if rows (not TCP) only
     with `whatif=True`.
     """
-    rows = [r for r in RULES if r.changes_state and (whatif or not r.whatif)]
+    rows = [r for r in RULES if r.changes_state and r.holds_for(profile) and (whatif or not r.whatif)]
     if view == "figure":
         return tuple(r for r in rows if r.figure or r.whatif)
     if view == "all":

@@ -1,0 +1,506 @@
+"""One connection's TCB: its sequence variables, what it sends, how it reads a segment.
+
+Inputs carry the simulated time `now` (integer microseconds); nothing here
+reads a clock.  User calls are `send`, `close`, `shutdown`, `abort`; an
+arriving segment is `receive(seg, now)`; timers fire through
+`handle_timer(now)` once `now` reaches `next_timer()`.  Outputs go to the
+host's queue (`tcpsim.core.records`).
+
+A segment is read in the order of RFC 9293 §3.10.7.4's checks -- sequence
+number, RST, SYN, ACK, then the segment text and the FIN -- each step a
+method below, each outcome one `Event` for `_fire`.  Loss recovery (the
+retransmission queue, RTT and RTO) lives in `recovery.py`.
+
+Invariants: SND.UNA <= SND.NXT; RCV.NXT only advances over bytes, SYNs and
+FINs actually received in order; a connection in ESTABLISHED has had its SYN
+acknowledged.  Out-of-order segments are not queued (RFC 9293 allows but does
+not require it): they are dropped and answered with a duplicate ACK.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .records import NoticeKind, TimerMoved, Transmit
+from .recovery import Recovery, Timers, retry_budget
+from .segment import MOD, Segment, seq_add, seq_le, seq_lt
+from .states import State
+from .table import Event, Rule, Send
+from .tcb import Tcb
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .host import Host
+    from .listener import Listener
+
+S = State
+E = Event
+
+CLOSED_WHY = "there is no connection any more (it ended, was reset or refused)"
+#: States in which arriving data is delivered (RFC 9293 §3.10.7.4, seventh step).
+RECEIVING = frozenset({S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2})
+#: States in which a retransmitted FIN (one we already acknowledged) is ACKed again.
+PEER_FIN_SEEN = frozenset({S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK, S.TIME_WAIT})
+
+
+class Connection(Tcb):
+    """One TCB: the state of one connection and its sequence variables."""
+
+    __slots__ = ("lport", "rhost", "rport", "iss", "irs", "snd_una", "snd_nxt", "rcv_nxt",
+                 "listener", "orphaned", "fin_seq", "peer_fin", "unsent", "recovery", "timers",
+                 "last_oow", "ack_due", "two_way", "ts_recent", "accepted")
+
+    def __init__(self, host: Host, name: str, lport: int, rhost: str, rport: int, iss: int,
+                 state: State = S.CLOSED, listener: Listener | None = None, two_way: bool = False):
+        super().__init__(host, name, state)
+        self.lport, self.rhost, self.rport = lport, rhost, rport
+        self.iss = iss
+        self.snd_una = self.snd_nxt = iss
+        self.irs = self.rcv_nxt = 0
+        #: the listener whose child this is (a passive open), or None
+        self.listener = listener
+        self.orphaned = False      # close() rather than shutdown(): Linux "orphan" socket
+        self.fin_seq: int | None = None
+        self.peer_fin = False
+        self.unsent = 0
+        self.recovery = Recovery(host.clock, host.profile.rto_formula)
+        self.timers = Timers(self._timer_moved)
+        self.last_oow = -(1 << 62)
+        self.ack_due = False
+        self.two_way = two_way     # the two-way-handshake what-if (not TCP)
+        self.accepted = False      # taken by the application's accept()
+        self.ts_recent: int | None = None   # RFC 7323 TS.Recent: the peer's TSval to echo
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.name} {self.state.value}>"
+
+    @property
+    def from_listen(self) -> bool:
+        """Whether this connection came from a passive open."""
+        return self.listener is not None
+
+    def _timer_moved(self) -> None:
+        self.host.emit(TimerMoved(self))
+
+    # ----------------------------------------------------------------- user calls
+    def send(self, nbytes: int, now: int) -> None:
+        """Queue `nbytes` of data (RFC 9293 §3.10.2 SEND)."""
+        if not (isinstance(nbytes, int) and nbytes > 0):
+            raise ValueError(f"send: number of bytes must be a positive integer, got {nbytes!r}")
+        self._call(E.SEND, "send", now, CLOSED_WHY if self.state is S.CLOSED
+                   else "the connection is closing or not open")
+        self.unsent += nbytes
+        self._flush(now)
+
+    def close(self, now: int) -> None:
+        """close(): no more data from us, and the application is gone (RFC 9293
+        §3.10.4; Linux treats the socket as orphaned)."""
+        self._close(now, "close")
+        self.orphaned = True   # set once the call succeeded; FIN_WAIT_2 checks it later
+
+    def shutdown(self, now: int) -> None:
+        """shutdown(SHUT_WR): send FIN but keep receiving (a half-close)."""
+        self._close(now, "shutdown")
+
+    def _close(self, now: int, call: str) -> None:
+        why = CLOSED_WHY if self.state is S.CLOSED else "the connection is already closing"
+        self._call(E.CLOSE, call, now, why)
+
+    def abort(self, now: int) -> None:
+        """ABORT (RFC 9293 §3.10.5), e.g. close() with SO_LINGER 0."""
+        self._call(E.ABORT, "abort", now)
+
+    # ------------------------------------------------------------------ sending
+    def _emit(self, flags: str, seq: int, now: int, length: int = 0, rtx: bool = False) -> None:
+        """Put one segment on the wire (it carries RCV.NXT when the ACK flag is on)."""
+        ack = self.rcv_nxt if "A" in flags else None
+        ts = self.host.profile.timestamps
+        seg = Segment(src=self.host.name, sport=self.lport, dst=self.rhost, dport=self.rport,
+                      flags=flags, seq=seq, ack=ack, len=length,
+                      tsval=now if ts else None, tsecr=self.ts_recent if ts else None)
+        self.host.emit(Transmit(seg, rtx))
+        if ack is not None:
+            self.ack_due = False
+            if self.timers.delack is not None:
+                self.timers.stop("delack")
+
+    def _queue(self, flags: str, seq: int, length: int, now: int) -> None:
+        """Send a segment that occupies sequence space and keep it for retransmission."""
+        self._emit(flags, seq, now, length)
+        self.recovery.track(flags, seq, length, now)
+        if self.timers.rtx is None:
+            self.timers.arm("rtx", now + self.recovery.rto)
+
+    def _act(self, rule: Rule, now: int, seg: Segment | None) -> None:
+        """Send what the row says (`table.Send` names each way of sending)."""
+        match rule.send:
+            case Send.ACK:
+                self.ack_due = True          # one ACK for data and FIN together, after the segment
+            case Send.ACK_NOW:
+                self._emit("A", self.snd_nxt, now)
+            case Send.DUP_ACK:
+                # Linux tcp_oow_rate_limited: pure ACKs and SYNs out of the
+                # window are answered at most once per 500 ms; data is not.
+                if seg is None or (seg.seg_len and not seg.syn) or self._oow_ok(now):
+                    self._emit("A", self.snd_nxt, now)
+            case Send.DELAYED_ACK:
+                delay = self.host.clock.delayed_ack
+                if delay and not self.two_way:
+                    self.timers.arm("delack", now + delay)
+                else:
+                    self.ack_due = True
+            case Send.ACK_RESTART_2MSL:
+                # RFC 9293 §3.10.7.4: acknowledge it and restart the 2 MSL timeout.
+                self.ack_due = True
+                self.timers.arm("time_wait", now + self.host.clock.time_wait)
+            case Send.SYN:
+                self._queue("S", self.iss, 0, now)
+                self.snd_nxt = seq_add(self.iss, 1)
+            case Send.SYN_ACK:
+                self._queue("SA", self.iss, 0, now)
+                self.snd_nxt = seq_add(self.iss, 1)
+            case Send.SYN_ACK_FOR_SYN:
+                self._syn_becomes_syn_ack(now)
+            case Send.SYN_ACK_AGAIN:
+                self._syn_ack_again(now)
+            case Send.FIN:
+                self.fin_seq = self.snd_nxt
+                self._queue("FA", self.snd_nxt, 0, now)
+                self.snd_nxt = seq_add(self.snd_nxt, 1)
+            case Send.RST:
+                assert seg is not None, "an RST answers a segment"
+                self._reset_reply(seg, self.lport)
+            case Send.RST_ABORT:
+                self._emit_rst(self.snd_nxt, now)
+            case Send.RETRANSMIT:
+                self._retransmit(now)
+            case Send.DATA:
+                pass  # _flush() sends it once the state is right
+            case _:  # pragma: no cover - a row meant for a listener
+                raise AssertionError(f"{self.name}: a connection cannot send {rule.send}")
+
+    def _syn_becomes_syn_ack(self, now: int) -> None:
+        """Simultaneous open (RFC 9293 Figure 7): our unacknowledged SYN is
+        replaced by a SYN,ACK with the same ISN."""
+        q = self.recovery.queue
+        if q and q[0].flags == "S":
+            q.clear()
+            self.timers.stop("rtx")
+            self._queue("SA", self.iss, 0, now)
+        else:
+            self._queue("SA", self.iss, 0, now)
+            self.snd_nxt = seq_add(self.iss, 1)
+
+    def _syn_ack_again(self, now: int) -> None:
+        """Linux tcp_check_req: a retransmitted SYN gets the SYN,ACK again
+        (rate-limited) and the SYN,ACK timer starts afresh."""
+        if self._oow_ok(now):
+            self._emit("SA", self.iss, now, rtx=True)
+            head = self.recovery.queue[0]
+            head.sent_at, head.retransmitted = now, True
+            self.timers.arm("rtx", now + self.recovery.rto)
+
+    def _emit_rst(self, seq: int, now: int) -> None:
+        if self.host.profile.rst_ack_on_abort:
+            self._emit("RA", seq, now)
+        else:
+            self.host.emit(Transmit(Segment(src=self.host.name, sport=self.lport, dst=self.rhost,
+                                            dport=self.rport, flags="R", seq=seq), False))
+
+    def _oow_ok(self, now: int) -> bool:
+        """Linux tcp_oow_rate_limited: answer out-of-window segments at most once per 500 ms."""
+        if now - self.last_oow < self.host.clock.ratelimit:
+            return False
+        self.last_oow = now
+        return True
+
+    def _flush(self, now: int) -> None:
+        """Send queued data once the connection can carry it."""
+        if self.unsent and self.state in (S.ESTABLISHED, S.CLOSE_WAIT):
+            mss = self.host.profile.mss
+            while self.unsent:
+                n = min(mss, self.unsent)
+                self.unsent -= n
+                last = self.unsent == 0 and self.host.profile.push
+                self._queue("PA" if last else "A", self.snd_nxt, n, now)
+                self.snd_nxt = seq_add(self.snd_nxt, n)
+
+    def _retransmit(self, now: int) -> None:
+        """Go back N: resend everything unacknowledged (RFC 9293 §3.8.1)."""
+        for entry in self.recovery.queue:
+            flags = entry.flags
+            if "S" not in flags and "A" not in flags:
+                flags += "A"
+            self._emit(flags, entry.seq, now, entry.data, rtx=True)
+            entry.sent_at, entry.retransmitted = now, True
+
+    # ------------------------------------------------------------ state entries
+    def _entered(self, old: State, now: int) -> None:
+        st = self.state
+        if old is S.SYN_RECEIVED and self.listener is not None:
+            self.listener._forget(self)           # out of the SYN queue, whatever comes next
+        if st is S.ESTABLISHED:
+            self.host.tell(now, self, NoticeKind.CONNECTED)
+            if self.listener is not None:
+                self.listener._established(self, now)
+            self._flush(now)
+        elif st is S.CLOSED:
+            self.timers.stop_all()
+            self.recovery.queue.clear()
+            self.host._forget(self)
+        elif st is S.LISTEN:                       # RST in SYN_RECEIVED from a passive open
+            self.timers.stop("rtx")
+            self.host._forget(self)
+        elif st is S.TIME_WAIT:
+            self.recovery.queue.clear()
+            self.timers.stop("rtx", "delack", "fin_wait_2")
+            self.timers.arm("time_wait", now + self.host.clock.time_wait)
+        elif st is S.FIN_WAIT_2:
+            if self.orphaned and self.host.clock.fin_timeout is not None:
+                self.timers.arm("fin_wait_2", now + self.host.clock.fin_timeout)
+
+    # ------------------------------------------------------------------ timers
+    def next_timer(self) -> int | None:
+        """The earliest deadline of this connection's timers, or None."""
+        return self.timers.next()
+
+    def handle_timer(self, now: int) -> None:
+        """Fire every timer whose deadline is `now` or earlier."""
+        timers = self.timers
+        if timers.expired("delack", now):
+            self._fire(E.TIMEOUT_DELACK, now)
+        if timers.expired("rtx", now):
+            self._retransmission_timeout(now)
+        if timers.expired("fin_wait_2", now):
+            self._fire(E.TIMEOUT_FIN_WAIT_2, now)
+        if timers.expired("time_wait", now):
+            self._fire(E.TIMEOUT_2MSL, now)
+        timers.moved()
+
+    def _retransmission_timeout(self, now: int) -> None:
+        rec = self.recovery
+        if self._out_of_retries(now):
+            unseen = self.listener is not None and not self.accepted
+            self._fire(E.TIMEOUT_GIVE_UP, now)
+            if not unseen:            # a half-open child the application never saw
+                self.host.tell(now, self, NoticeKind.TIMED_OUT)
+            return
+        # Linux tcp_retransmit_timer: the first tcp_syn_linear_timeouts SYN
+        # retransmissions keep the RTO; after that it doubles.
+        rec.back_off(keep_rto=self.state is S.SYN_SENT
+                     and rec.retries + 1 <= self.host.profile.syn_linear_timeouts)
+        self._fire(E.TIMEOUT_RTX, now)
+        self.timers.rtx = now + rec.rto
+
+    def _out_of_retries(self, now: int) -> bool:
+        """Whether this expiry gives up instead of retransmitting.
+
+        The RFC profile counts retransmissions.  Linux (retransmits_timed_out)
+        turns the retry count into a time budget (`recovery.retry_budget`)
+        and gives up at the first expiry past it, counted from the first
+        transmission; a passive connection's SYN-ACK (a request socket) is
+        counted, with the limit its listener sets (reqsk_timer_handler)."""
+        p = self.host.profile
+        rec = self.recovery
+        if self.state is S.SYN_RECEIVED and self.listener is not None:
+            return rec.retries >= self.listener.synack_limit()
+        syn = self.state in (S.SYN_SENT, S.SYN_RECEIVED)
+        limit = p.syn_retries if syn else (p.orphan_retries if self.orphaned else p.retries2)
+        if not p.retry_budget_in_time:
+            return rec.retries >= limit
+        if rec.retries == 0 or not rec.queue:
+            return False
+        c = self.host.clock
+        budget = retry_budget(limit, c.rto_initial if syn else c.rto_min, c.rto_max)
+        return now - rec.first_sent() >= budget
+
+    def _ack_advanced(self, ack: int, now: int, tsecr: int | None = None) -> None:
+        """SND.UNA moves to `ack`: recovery drops what it covers and takes an
+        RTT sample; the retransmission timer restarts if anything is left."""
+        rec = self.recovery
+        rec.acked(ack, now, tsecr)
+        self.snd_una = ack
+        if rec.queue:
+            self.timers.arm("rtx", now + rec.rto)
+        else:
+            self.timers.stop("rtx")
+
+    # ------------------------------------------------------------ segment input
+    def receive(self, seg: Segment, now: int) -> None:
+        """Process an arriving segment (RFC 9293 §3.10.7.3 and §3.10.7.4)."""
+        if self.state is S.SYN_SENT:
+            self._rcv_syn_sent(seg, now)
+        else:
+            self._rcv_sync(seg, now)
+        if self.ack_due and self.state is not S.CLOSED:
+            self._emit("A", self.snd_nxt, now)
+        self.ack_due = False
+
+    def _rcv_syn_sent(self, seg: Segment, now: int) -> None:
+        """RFC 9293 §3.10.7.3: the ACK, the RST, then the SYN."""
+        ack_ok = False
+        if seg.ack is not None:
+            if not (seq_lt(self.iss, seg.ack) and seq_le(seg.ack, self.snd_nxt)):
+                self._fire(E.RCV_RST_IGNORED if seg.rst else E.RCV_BAD_ACK, now, seg)
+                return
+            ack_ok = True
+        if seg.rst:
+            if ack_ok:
+                self._fire(E.RCV_RST, now, seg)
+                self.host.tell(now, self, NoticeKind.REFUSED)
+            else:
+                self._fire(E.RCV_RST_IGNORED, now, seg)
+            return
+        if not seg.syn:
+            self._fire(E.RCV_UNACCEPTABLE, now, seg)
+            return
+        self.irs = seg.seq
+        self.rcv_nxt = seq_add(seg.seq, 1)
+        self.ts_recent = seg.tsval
+        if seg.ack is not None:
+            self.recovery.syn_rtx = self.recovery.head_retransmitted()
+            self._ack_advanced(seg.ack, now, seg.tsecr)
+            self._fire(E.RCV_SYN_ACK, now, seg)
+        else:
+            self._fire(E.RCV_SYN, now, seg)
+
+    def _acceptable(self, seq: int, seglen: int) -> bool:
+        """The four cases of RFC 9293 §3.10.7.4's acceptability test."""
+        wnd = self.host.profile.window
+        rn = self.rcv_nxt
+        if seglen == 0:
+            return seq == rn if wnd == 0 else (seq_le(rn, seq) and seq_lt(seq, seq_add(rn, wnd)))
+        if wnd == 0:
+            return False
+        end = seq_add(seq, seglen - 1)
+        top = seq_add(rn, wnd)
+        return (seq_le(rn, seq) and seq_lt(seq, top)) or (seq_le(rn, end) and seq_lt(end, top))
+
+    def _rcv_sync(self, seg: Segment, now: int) -> None:
+        """RFC 9293 §3.10.7.4 for SYN_RECEIVED and the synchronized states:
+        each check in the RFC's order; the first that decides, ends."""
+        seq, syn = seg.seq, seg.syn
+        if syn and seq == self.irs:
+            # A retransmission of the peer's SYN (or SYN,ACK), whose sequence
+            # number we have already received -- or, in SYN_RECEIVED, the
+            # SYN,ACK of a simultaneous open (RFC 9293 Figure 7).
+            if not self._simultaneous_open_ack(seg):
+                self._fire(E.RCV_SYN, now, seg)
+                return
+            syn, seq = False, seq_add(seq, 1)
+        seglen = seg.len + (1 if syn else 0) + (1 if seg.fin else 0)
+        if not self._first_check(seg, seq, seglen, now):
+            return
+        if seg.tsval is not None and seq_le(seq, self.rcv_nxt):
+            self.ts_recent = seg.tsval          # RFC 7323 §4.3, with Last.ACK.sent = RCV.NXT
+        if seg.rst:
+            self._second_check(seg, seq, now)
+            return
+        if syn:                                  # fourth check
+            self._fire(E.RCV_SYN, now, seg)
+            return
+        if seg.ack is None:                      # fifth check
+            self._fire(E.RCV_NO_ACK, now, seg)
+            return
+        if not self._fifth_check(seg, now):
+            return
+        self._text_and_fin(seg, seq, now)
+
+    def _simultaneous_open_ack(self, seg: Segment) -> bool:
+        return (self.state is S.SYN_RECEIVED and seg.ack is not None and not seg.rst
+                and seq_lt(self.snd_una, seg.ack) and seq_le(seg.ack, self.snd_nxt))
+
+    def _first_check(self, seg: Segment, seq: int, seglen: int, now: int) -> bool:
+        """First check, the sequence number: False if the segment was dealt with here."""
+        if self._acceptable(seq, seglen):
+            return True
+        if seg.rst:
+            self._fire(E.RCV_RST_IGNORED, now, seg)
+        elif seg.fin and seq_add(seq, seglen) == self.rcv_nxt and self.state in PEER_FIN_SEEN:
+            self._fire(E.RCV_FIN, now)          # a retransmitted FIN: ACK it again
+        else:
+            self._fire(E.RCV_UNACCEPTABLE, now, seg)
+        return False
+
+    def _second_check(self, seg: Segment, seq: int, now: int) -> None:
+        """Second check, an RST in the window (RFC 9293 §3.10.7.4; RFC 5961 §3.2)."""
+        st = self.state
+        if seq != self.rcv_nxt:
+            quiet = st is S.TIME_WAIT and not self.host.profile.time_wait_challenge_ack
+            self._fire(E.RCV_RST_IGNORED if quiet else E.RCV_RST_IN_WINDOW, now, seg)
+        elif st is S.TIME_WAIT and self.host.profile.rfc1337:
+            self._fire(E.RCV_RST_RFC1337, now, seg)
+        else:
+            passive = st is S.SYN_RECEIVED and self.listener is not None
+            self._fire(E.RCV_RST_PASSIVE if passive else E.RCV_RST, now, seg)
+            if st is not S.TIME_WAIT and not passive:
+                self.host.tell(now, self, NoticeKind.REFUSED if st is S.SYN_RECEIVED else NoticeKind.RESET)
+
+    def _fifth_check(self, seg: Segment, now: int) -> bool:
+        """Fifth check, the ACK field: False if the segment was dealt with here."""
+        ack = seg.ack
+        assert ack is not None
+        if self.state is S.SYN_RECEIVED:
+            if not (seq_lt(self.snd_una, ack) and seq_le(ack, self.snd_nxt)):
+                self._fire(E.RCV_BAD_ACK, now, seg)
+                return False
+            lst = self.listener
+            if lst is not None and lst.accept_full():
+                overflow = self.host.profile.abort_on_overflow
+                rule = self._fire(E.RCV_ACK_OVERFLOW if overflow else E.RCV_ACK_QUEUE_FULL, now, seg)
+                self.host.tell(now, self, NoticeKind.LISTENER, rule.label)
+                return False
+            self.recovery.syn_rtx = self.recovery.head_retransmitted()
+            self._ack_advanced(ack, now, seg.tsecr)
+            self._fire(E.RCV_ACK, now, seg)
+            return True
+        if seq_lt(self.snd_nxt, ack):            # acks something not yet sent
+            self._fire(E.RCV_ACK_UNSENT, now, seg)
+            return False
+        if seq_lt(self.snd_una, ack):
+            self._ack_advanced(ack, now, seg.tsecr)
+        return True
+
+    def _fin_acked(self) -> bool:
+        return self.fin_seq is not None and self.snd_una == seq_add(self.fin_seq, 1)
+
+    def _text_and_fin(self, seg: Segment, seq: int, now: int) -> None:
+        """The rest of the fifth check (our FIN acknowledged), then the
+        seventh and eighth steps: the segment text and the FIN."""
+        data = seg.len
+        fin_acked = self._fin_acked()
+        fin_here = seg.fin and seq == self.rcv_nxt
+        if fin_acked:
+            st = self.state
+            if (st is S.FIN_WAIT_1 and (not fin_here or self.host.profile.fin_wait_1_via_2)) or st is S.CLOSING:
+                self._fire(E.RCV_ACK_OF_FIN, now, seg)
+            elif st is S.LAST_ACK:
+                self._fire(E.RCV_ACK_OF_FIN, now, seg)
+                return
+        st = self.state
+        if (data or seg.fin) and seq != self.rcv_nxt:
+            if seq_lt(seq, self.rcv_nxt):          # overlaps what we have: keep the new part
+                data = max(data - (self.rcv_nxt - seq) % MOD, 0)
+                fin_here = seg.fin
+            elif st in RECEIVING:
+                self._fire(E.RCV_OUT_OF_ORDER, now, seg)
+                return
+        # seventh step: segment text
+        if data > 0 and st in RECEIVING:
+            if self.orphaned and self.host.profile.abort_on_data_after_close and st is not S.ESTABLISHED:
+                self._fire(E.RCV_DATA_AFTER_CLOSE, now, seg)
+                self.host.tell(now, self, NoticeKind.RESET, "data arrived after close()")
+                return
+            self.rcv_nxt = seq_add(self.rcv_nxt, data)
+            self._fire(E.RCV_DATA, now, seg)
+            if not self.orphaned:            # after close() nobody reads
+                self.host.tell(now, self, NoticeKind.DATA, str(data))
+        # eighth step: FIN
+        if fin_here and not self.peer_fin:
+            self.peer_fin = True
+            self.rcv_nxt = seq_add(self.rcv_nxt, 1)
+            if st is S.FIN_WAIT_1 and fin_acked:       # RFC 9293: straight to TIME_WAIT
+                self._fire(E.RCV_FIN_ACK_OF_FIN, now, seg)
+            else:
+                self._fire(E.RCV_FIN, now, seg)
+            if not self.orphaned:            # after close() nobody reads the end of data
+                self.host.tell(now, self, NoticeKind.EOF)
