@@ -41,8 +41,7 @@ def imports_of(path: Path, package: str) -> list[tuple[int, str]]:
 
 
 def modules(layer: str):
-    for path in sorted((SRC / layer).rglob("*.py")):
-        yield path
+    yield from sorted((SRC / layer).rglob("*.py"))
 
 
 @pytest.mark.parametrize("layer", sorted(ALLOWED))

@@ -27,6 +27,7 @@ from .segment import MOD, Segment, seq_add, seq_le, seq_lt
 from .states import State
 from .table import Event, Rule, Send
 from .tcb import Tcb
+from .text import text
 
 if TYPE_CHECKING:  # pragma: no cover
     from .host import Host
@@ -35,7 +36,6 @@ if TYPE_CHECKING:  # pragma: no cover
 S = State
 E = Event
 
-CLOSED_WHY = "there is no connection any more (it ended, was reset or refused)"
 #: States in which arriving data is delivered (RFC 9293 §3.10.7.4, seventh step).
 RECEIVING = frozenset({S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2})
 #: States in which a retransmitted FIN (one we already acknowledged) is ACKed again.
@@ -86,8 +86,7 @@ class Connection(Tcb):
         """Queue `nbytes` of data (RFC 9293 §3.10.2 SEND)."""
         if not (isinstance(nbytes, int) and nbytes > 0):
             raise ValueError(f"send: number of bytes must be a positive integer, got {nbytes!r}")
-        self._call(E.SEND, "send", now, CLOSED_WHY if self.state is S.CLOSED
-                   else "the connection is closing or not open")
+        self._call(E.SEND, "send", now, text("why.closed" if self.state is S.CLOSED else "why.not_open"))
         self.unsent += nbytes
         self._flush(now)
 
@@ -102,8 +101,7 @@ class Connection(Tcb):
         self._close(now, "shutdown")
 
     def _close(self, now: int, call: str) -> None:
-        why = CLOSED_WHY if self.state is S.CLOSED else "the connection is already closing"
-        self._call(E.CLOSE, call, now, why)
+        self._call(E.CLOSE, call, now, text("why.closed" if self.state is S.CLOSED else "why.closing"))
 
     def abort(self, now: int) -> None:
         """ABORT (RFC 9293 §3.10.5), e.g. close() with SO_LINGER 0."""
@@ -488,7 +486,7 @@ class Connection(Tcb):
         if data > 0 and st in RECEIVING:
             if self.orphaned and self.host.profile.abort_on_data_after_close and st is not S.ESTABLISHED:
                 self._fire(E.RCV_DATA_AFTER_CLOSE, now, seg)
-                self.host.tell(now, self, NoticeKind.RESET, "data arrived after close()")
+                self.host.tell(now, self, NoticeKind.RESET, text("notice.data_after_close"))
                 return
             self.rcv_nxt = seq_add(self.rcv_nxt, data)
             self._fire(E.RCV_DATA, now, seg)

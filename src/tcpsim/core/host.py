@@ -28,6 +28,7 @@ from .segment import MOD, Segment
 from .states import State
 from .table import Event, table_for
 from .tcb import ClosedPort, Tcb
+from .text import text
 
 
 class Host:
@@ -72,7 +73,7 @@ class Host:
                two_way: bool = False) -> Listener:
         """listen() on `port`; `two_way` is the two-way-handshake what-if (not TCP)."""
         if port in self.listeners:
-            raise IllegalCall("listen", "LISTEN", self.name, f"port {port} is already listening")
+            raise IllegalCall("listen", "LISTEN", self.name, text("why.port_listening", port=port))
         lst = Listener(self, self.name, port, backlog, auto_accept, two_way)
         lst.listen(now)
         self.listeners[port] = lst
@@ -83,7 +84,7 @@ class Host:
         old = self.conns.get(key)
         if old is not None:
             raise IllegalCall("connect", old.state.value, old.name,
-                              f"{self.name}:{lport} -> {rhost}:{rport} is still in use")
+                              text("why.in_use", host=self.name, lport=lport, rhost=rhost, rport=rport))
         iss = self.next_isn() if isn is None else isn
         conn = Connection(self, self.new_name(), lport, rhost, rport, iss)
         self.conns[key] = conn

@@ -21,6 +21,7 @@ from .segment import Segment, seq_add
 from .states import State
 from .table import Event, Rule, Send
 from .tcb import Tcb
+from .text import text
 from .units import US
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -80,7 +81,7 @@ class Listener(Tcb):
     def accept(self, now: int) -> Connection | None:
         """Take the oldest established connection off the accept queue."""
         if self.state is not S.LISTEN:
-            raise IllegalCall("accept", self.state.value, self.name, "not listening")
+            raise IllegalCall("accept", self.state.value, self.name, text("why.not_listening"))
         if not self.acceptq:
             return None
         conn = self.acceptq.pop(0)

@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import heapq
 import random
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
 
 from .connection import Connection
 from .errors import IllegalCall, ScenarioError
 from .host import Host
 from .listener import Listener
 from .records import Looped, NoticeKind, Opened, StateChanged, TimerMoved, Told, Transmit
+from .scenario import Call, Endpoint, Scenario, load
 from .segment import MOD, Segment
 from .trace import LoopRecord, NoticeRecord, SegmentRecord, StateChange, Trace
 from .units import US, secs, us
@@ -34,8 +38,9 @@ class Match:
 
     __slots__ = ("src", "dst", "flags", "has", "data", "seq", "ack", "nth", "seen", "action", "extra")
 
-    def __init__(self, action: str, src=None, dst=None, flags=None, has=None, data=None,
-                 seq=None, ack=None, nth=1, extra: int = 0):
+    def __init__(self, action: str, src: str | None = None, dst: str | None = None, flags: str | None = None,
+                 has: str | None = None, data: bool | None = None, seq: int | None = None, ack: int | None = None,
+                 nth: int | None = 1, extra: int = 0):
         self.action, self.src, self.dst, self.flags, self.has, self.data = action, src, dst, flags, has, data
         self.seq, self.ack = seq, ack
         self.nth = nth          # 1-based, or None for every matching segment
@@ -64,13 +69,16 @@ class Match:
 class Simulation:
     """Run a `scenario.Scenario` and record its `Trace`."""
 
-    def __init__(self, scenario, drop: frozenset[int] | set[int] | tuple = ()):
+    def __init__(self, scenario: Scenario, drop: Iterable[int] = ()):
         self.sc = scenario
         self.trace = Trace(scenario)
-        self.heap: list = []
+        #: (time, kind, counter, payload): payload is a Segment (DELIVER), a
+        #: Connection (TIMER), (host, connection, Call) (CALL), an injected
+        #: segment's dict (INJECT) or the flood's next index (FLOOD)
+        self.heap: list[tuple[int, int, int, Any]] = []
         self.counter = 0
         self.hosts: dict[str, Host] = {}
-        self.apps: dict[str, object] = {}
+        self.apps: dict[str, Endpoint] = {}
         self.latest: dict[str, Connection | Listener] = {}
         #: every connection of each host, in the order they were opened
         self.connections: dict[str, list[Connection]] = {}
@@ -101,7 +109,7 @@ class Simulation:
             self._push(us(f["t"]), FLOOD, 0)
         self.now = 0
 
-    def _push(self, t: int, kind: int, payload) -> None:
+    def _push(self, t: int, kind: int, payload: Any) -> None:
         self.counter += 1
         heapq.heappush(self.heap, (t, kind, self.counter, payload))
 
@@ -160,7 +168,8 @@ class Simulation:
                     tr.loops.append(LoopRecord(ev.t, ev.endpoint, ev.state, ev.rule, tr.tick()))
                 case Told():
                     tr.notices.append(NoticeRecord(ev.t, ev.tcb.name, ev.kind, ev.detail, tr.tick()))
-                    reactions.append((ev.tcb, ev.kind, ev.t))  # type: ignore[arg-type]
+                    if isinstance(ev.tcb, (Connection, Listener)):
+                        reactions.append((ev.tcb, ev.kind, ev.t))
                 case Opened(conn=conn):
                     self.connections[host.name].append(conn)
                     self.latest[host.name] = conn
@@ -216,7 +225,7 @@ class Simulation:
             tr.segments.append(SegmentRecord(i + 1, t, seg, False, False, arrive2, "duplicate", tr.tick()))
 
     # --------------------------------------------------------------- the apps
-    def _target(self, host_name: str, conn, call):
+    def _target(self, host_name: str, conn: Connection | Listener | None, call: Call) -> Connection | Listener:
         if conn is not None:
             return conn
         if call.conn is not None:
@@ -238,52 +247,57 @@ class Simulation:
             raise ScenarioError(call.where, f"{call.name}: {host_name} has no connection yet")
         return latest
 
-    def _call(self, host_name: str, conn, call) -> None:
+    def _call(self, host_name: str, conn: Connection | Listener | None, call: Call) -> None:
         host = self.hosts[host_name]
         t = self.now
-        ep = self.apps[host_name]
         try:
-            if call.name == "listen":
-                host.listen(call.port or ep.port, t, backlog=ep.backlog, auto_accept=ep.accept,
-                            two_way=self.sc.whatif.get("two_way_handshake", False))
-            elif call.name == "connect":
-                peer = self.apps.get(call.to)
-                rport = call.port or (peer.port if peer is not None else 80)
-                host.connect(call.sport or ep.port, call.to, rport, t, isn=call.isn)
-            elif call.name == "accept":
-                lst = self._target(host_name, None, call)
-                if not isinstance(lst, Listener):
-                    lst = next(iter(host.listeners.values()), None)
-                if lst is None:
-                    raise ScenarioError(call.where, "accept: no listener")
-                for _ in range(call.count):
-                    lst.accept(t)
-            else:
-                target = self._target(host_name, conn, call)
-                if isinstance(target, Listener) and call.name not in ("close", "abort"):
-                    raise ScenarioError(call.where, f"{call.name}: {host_name} has only a listener, "
-                                                    f"no connection, at t={secs(t):g} s")
-                if call.name == "send":
-                    target.send(call.bytes, t)
-                elif call.name == "close":
-                    target.close(t)
-                elif call.name == "shutdown":
-                    target.shutdown(t)
-                elif call.name == "abort":
-                    target.abort(t)
+            self._do_call(host, conn, call, t)
         except IllegalCall as e:
             # The application's call fails, as a socket call returns an error:
             # the run goes on and the trace says so.
             self.trace.notices.append(NoticeRecord(t, e.endpoint, NoticeKind.ERROR, str(e), self.trace.tick()))
         self._drain(host)
 
-    def _react(self, host_name: str, conn, what: str, t: int) -> None:
+    def _do_call(self, host: Host, conn: Connection | Listener | None, call: Call, t: int) -> None:
+        ep = self.apps[host.name]
+        if call.name == "listen":
+            host.listen(call.port or ep.port, t, backlog=ep.backlog, auto_accept=ep.accept,
+                        two_way=self.sc.whatif.get("two_way_handshake", False))
+        elif call.name == "connect":
+            assert call.to is not None
+            peer = self.apps.get(call.to)
+            rport = call.port or (peer.port if peer is not None else 80)
+            host.connect(call.sport or ep.port, call.to, rport, t, isn=call.isn)
+        elif call.name == "accept":
+            target = self._target(host.name, None, call)
+            lst = target if isinstance(target, Listener) else next(iter(host.listeners.values()), None)
+            if lst is None:
+                raise ScenarioError(call.where, "accept: no listener")
+            for _ in range(call.count):
+                lst.accept(t)
+        else:
+            target = self._target(host.name, conn, call)
+            if isinstance(target, Listener):
+                if call.name not in ("close", "abort"):
+                    raise ScenarioError(call.where, f"{call.name}: {host.name} has only a listener, "
+                                                    f"no connection, at t={secs(t):g} s")
+                (target.close if call.name == "close" else target.abort)(t)
+            elif call.name == "send":
+                target.send(call.bytes, t)
+            elif call.name == "close":
+                target.close(t)
+            elif call.name == "shutdown":
+                target.shutdown(t)
+            elif call.name == "abort":
+                target.abort(t)
+
+    def _react(self, host_name: str, conn: Connection | Listener, what: str, t: int) -> None:
         ep = self.apps[host_name]
         for call in ep.reactions.get(what, ()):
             self._push(t + us(call.after), CALL, (host_name, conn, call))
 
     # ------------------------------------------------------------ injection
-    def _inject(self, inj: dict) -> None:
+    def _inject(self, inj: dict[str, Any]) -> None:
         seg = Segment(src=inj["src"], sport=inj["sport"], dst=inj["dst"], dport=inj["dport"],
                       flags=inj["flags"], seq=inj["seq"], ack=inj.get("ack"), len=inj.get("len", 0))
         self._transmit(seg, False, self.now, inj.get("note") or "injected")
@@ -291,6 +305,7 @@ class Simulation:
     def _flood(self, k: int) -> None:
         """One spoofed SYN of a SYN flood; schedules the next."""
         f = self.sc.flood
+        assert f is not None
         src = f"{f['src']}{k // 60000 + 1}"
         seg = Segment(src=src, sport=1024 + k % 60000, dst=f["dst"], dport=f["dport"], flags="S",
                       seq=(k * 2654435761 + 12345) % MOD)
@@ -299,14 +314,11 @@ class Simulation:
             self._push(us(f["t"]) + ((k + 1) * US) // f["rate"], FLOOD, k + 1)
 
 
-def run(scenario, drop=(), until: float | None = None) -> Trace:
+def run(scenario: Scenario | dict[str, Any] | str, drop: Iterable[int] = (), until: float | None = None) -> Trace:
     """Run a scenario (a `Scenario`, a dict, or a built-in's name) and return its trace.
 
     drop: positions (from 1) of segments to lose as well; until: stop at this
     time (seconds) instead of the scenario's own end."""
-    from dataclasses import replace
-
-    from .scenario import Scenario, load
     if not isinstance(scenario, Scenario):
         scenario = load(scenario)
     if until is not None:

@@ -98,7 +98,8 @@ PROFILES: dict[str, Profile] = {
         name="rfc9293", msl=120.0, time_wait=240.0, rto_min=1.0, rto_formula="rfc6298",
         syn_retries=7,  # RFC 9293 §3.8.3 (MUST-23): retry a SYN for at least 3 minutes
         synack_retries=5, retries2=15, orphan_retries=15, delayed_ack=0.0, timestamps=False, push=False,
-        fin_wait_1_via_2=False, rst_ack_on_abort=False, syn_linear_timeouts=0, retry_budget_in_time=False, time_wait_challenge_ack=True, synq_pruning=False,
+        fin_wait_1_via_2=False, rst_ack_on_abort=False, syn_linear_timeouts=0, retry_budget_in_time=False,
+        time_wait_challenge_ack=True, synq_pruning=False,
         rfc1337=False, abort_on_data_after_close=False, fin_timeout=None,
     ),
 }

@@ -78,7 +78,7 @@ class Endpoint:
     backlog: int
     accept: bool
     calls: tuple[Call, ...]
-    reactions: dict
+    reactions: dict[str, list[Call]]
     isn_step: int = 64000
 
 
@@ -87,46 +87,46 @@ class Scenario:
     name: str
     description: str
     profile: Profile
-    endpoints: dict
+    endpoints: dict[str, Endpoint]
     delay: float = 0.05
     until: float | None = None
-    drop: frozenset = frozenset()
-    rules: tuple = ()
-    random: dict | None = None
-    inject: tuple = ()
-    flood: dict | None = None
-    whatif: dict = field(default_factory=dict)
-    source: dict = field(default_factory=dict, compare=False, repr=False)
+    drop: frozenset[int] = frozenset()
+    rules: tuple[dict[str, Any], ...] = ()
+    random: dict[str, Any] | None = None
+    inject: tuple[dict[str, Any], ...] = ()
+    flood: dict[str, Any] | None = None
+    whatif: dict[str, Any] = field(default_factory=dict)
+    source: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 # ----------------------------------------------------------------- checkers
-def _obj(v, where):
+def _obj(v: Any, where: str) -> dict[str, Any]:
     if not isinstance(v, dict):
         raise ScenarioError(where, f"must be an object, got {type(v).__name__}")
     return v
 
 
-def _keys(d, allowed, where):
+def _keys(d: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
     extra = [k for k in d if k not in allowed]
     if extra:
         raise ScenarioError(f"{where}.{extra[0]}" if where else extra[0],
                             f"unknown field; allowed here: {', '.join(allowed)}")
 
 
-def _num(v, where, minimum=0.0):
+def _num(v: Any, where: str, minimum: float = 0.0) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < minimum:
         raise ScenarioError(where, f"must be a finite number >= {minimum:g}, got {v!r}")
     return float(v)
 
 
-def _int(v, where, lo=0, hi=None):
+def _int(v: Any, where: str, lo: int = 0, hi: int | None = None) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or v < lo or (hi is not None and v > hi):
         rng = f"{lo}..{hi}" if hi is not None else f">= {lo}"
         raise ScenarioError(where, f"must be an integer {rng}, got {v!r}")
     return v
 
 
-def _str(v, where, choices=None):
+def _str(v: Any, where: str, choices: tuple[str, ...] | None = None) -> str:
     if not isinstance(v, str) or not v:
         raise ScenarioError(where, f"must be a non-empty string, got {v!r}")
     if choices is not None and v not in choices:
@@ -134,20 +134,20 @@ def _str(v, where, choices=None):
     return v
 
 
-def _list(d, key, where, what):
+def _list(d: dict[str, Any], key: str, where: str, what: str) -> list[Any]:
     v = d.get(key, [])
     if not isinstance(v, list):
         raise ScenarioError(where, f"must be a list of {what}")
     return v
 
 
-def _bool(v, where):
+def _bool(v: Any, where: str) -> bool:
     if not isinstance(v, bool):
         raise ScenarioError(where, f"must be true or false, got {v!r}")
     return v
 
 
-def _flags(v, where):
+def _flags(v: Any, where: str) -> str:
     if not isinstance(v, str):
         raise ScenarioError(where, f"must be a string of flag letters, got {v!r}")
     try:
@@ -159,7 +159,7 @@ def _flags(v, where):
 PORT = (1, 65535)
 
 
-def _call(c, where, names) -> Call:
+def _call(c: Any, where: str, names: list[str]) -> Call:
     c = _obj(c, where)
     _keys(c, ("t", "on", "after", "call", "to", "port", "sport", "isn", "bytes", "count", "target", "conn"), where)
     if "call" not in c:
@@ -167,7 +167,7 @@ def _call(c, where, names) -> Call:
     name = _str(c["call"], f"{where}.call", CALLS)
     if ("t" in c) == ("on" in c):
         raise ScenarioError(where, 'give exactly one of "t" (a time) or "on" (an event to react to)')
-    kw = {"name": name, "where": where}
+    kw: dict[str, Any] = {"name": name, "where": where}
     if "t" in c:
         kw["t"] = _num(c["t"], f"{where}.t")
     else:
@@ -206,7 +206,7 @@ def _call(c, where, names) -> Call:
     return Call(**kw)
 
 
-def _endpoint(name, e, where, names) -> Endpoint:
+def _endpoint(name: str, e: Any, where: str, names: list[str]) -> Endpoint:
     e = _obj(e, where)
     _keys(e, ("port", "isn", "isn_step", "backlog", "accept", "calls"), where)
     port = _int(e.get("port", 80), f"{where}.port", *PORT)
@@ -214,7 +214,8 @@ def _endpoint(name, e, where, names) -> Endpoint:
     backlog = _int(e.get("backlog", 128), f"{where}.backlog", 0)
     accept = _bool(e.get("accept", True), f"{where}.accept")
     calls_raw = _list(e, "calls", f"{where}.calls", "calls")
-    calls, reactions = [], {}
+    calls: list[Call] = []
+    reactions: dict[str, list[Call]] = {}
     for i, c in enumerate(calls_raw):
         call = _call(c, f"{where}.calls[{i}]", names)
         if call.on is None:
@@ -225,10 +226,10 @@ def _endpoint(name, e, where, names) -> Endpoint:
     return Endpoint(name, port, isn, backlog, accept, tuple(calls), reactions, step)
 
 
-def _rule(r, where, names):
+def _rule(r: Any, where: str, names: list[str]) -> dict[str, Any]:
     r = _obj(r, where)
     _keys(r, ("action", "src", "dst", "flags", "has", "data", "seq", "ack", "nth", "extra"), where)
-    out = {"action": _str(r.get("action", "drop"), f"{where}.action", RULE_ACTIONS)}
+    out: dict[str, Any] = {"action": _str(r.get("action", "drop"), f"{where}.action", RULE_ACTIONS)}
     for k in ("src", "dst"):
         if k in r:
             out[k] = _str(r[k], f"{where}.{k}")
@@ -256,13 +257,13 @@ def _rule(r, where, names):
     return out
 
 
-def _inject(x, where, names):
+def _inject(x: Any, where: str, names: list[str]) -> dict[str, Any]:
     x = _obj(x, where)
     _keys(x, ("t", "src", "sport", "dst", "dport", "flags", "seq", "ack", "len", "note"), where)
     for k in ("t", "src", "dst", "flags", "seq"):
         if k not in x:
             raise ScenarioError(f"{where}.{k}", "missing")
-    out = {"t": _num(x["t"], f"{where}.t"), "src": _str(x["src"], f"{where}.src"),
+    out: dict[str, Any] = {"t": _num(x["t"], f"{where}.t"), "src": _str(x["src"], f"{where}.src"),
            "dst": _str(x["dst"], f"{where}.dst"), "flags": _flags(x["flags"], f"{where}.flags"),
            "seq": _int(x["seq"], f"{where}.seq", 0, MOD - 1), "len": _int(x.get("len", 0), f"{where}.len")}
     if out["dst"] not in names:
@@ -280,7 +281,7 @@ def _inject(x, where, names):
     return out
 
 
-def load(source) -> Scenario:
+def load(source: Scenario | dict[str, Any] | str | Path) -> Scenario:
     """Build a Scenario from a dict, a built-in's name, or a JSON/YAML file path."""
     if isinstance(source, Scenario):
         return source
@@ -293,17 +294,8 @@ def load(source) -> Scenario:
     description = d.get("description", "")
     if not isinstance(description, str):
         raise ScenarioError("description", "must be a string")
-    overrides = _obj(d.get("overrides", {}), "overrides")
     whatif = dict(_obj(d.get("whatif", {}), "whatif"))
-    _keys(whatif, ("two_way_handshake", "time_wait"), "whatif")
-    profile_name = d.get("profile", "linux")
-    if not isinstance(profile_name, str):
-        raise ScenarioError("profile", f"must be a profile name, got {profile_name!r}")
-    profile = make_profile(profile_name, overrides)
-    if "two_way_handshake" in whatif:
-        _bool(whatif["two_way_handshake"], "whatif.two_way_handshake")
-    if "time_wait" in whatif:
-        profile = replace(profile, time_wait=_num(whatif["time_wait"], "whatif.time_wait"))
+    profile = _profile(d, whatif)
     eps = _obj(d.get("endpoints"), "endpoints") if "endpoints" in d else None
     if not eps:
         raise ScenarioError("endpoints", "missing or empty: name at least one endpoint")
@@ -315,44 +307,64 @@ def load(source) -> Scenario:
     net = _obj(d.get("network", {}), "network")
     _keys(net, ("drop", "rules", "random", "inject", "flood"), "network")
     drop = _list(net, "drop", "network.drop", "positions (1 = the first segment sent)")
-    drop = frozenset(_int(p, f"network.drop[{i}]", 1) for i, p in enumerate(drop))
     rules_raw = _list(net, "rules", "network.rules", "rules")
-    rules = tuple(_rule(r, f"network.rules[{i}]", names) for i, r in enumerate(rules_raw))
-    rnd = None
-    if "random" in net:
-        r = _obj(net["random"], "network.random")
-        _keys(r, ("seed", "loss", "duplicate", "jitter"), "network.random")
-        if "seed" not in r:
-            raise ScenarioError("network.random.seed", "missing: random loss needs a seed, so runs repeat")
-        rnd = {"seed": _int(r["seed"], "network.random.seed")}
-        for k in ("loss", "duplicate"):
-            if k in r:
-                v = _num(r[k], f"network.random.{k}")
-                if v > 1:
-                    raise ScenarioError(f"network.random.{k}", f"a probability from 0 to 1, got {v!r}")
-                rnd[k] = v
-        if "jitter" in r:
-            rnd["jitter"] = _num(r["jitter"], "network.random.jitter")
     inj_raw = _list(net, "inject", "network.inject", "segments")
-    inject = tuple(_inject(x, f"network.inject[{i}]", names) for i, x in enumerate(inj_raw))
-    flood = None
-    if "flood" in net:
-        f = _obj(net["flood"], "network.flood")
-        _keys(f, ("t", "count", "rate", "dst", "dport", "src"), "network.flood")
-        flood = {"t": _num(f.get("t", 0), "network.flood.t"),
-                 "count": _int(f.get("count", 1000), "network.flood.count", 1),
-                 "rate": _int(f.get("rate", 1000), "network.flood.rate", 1),
-                 "dst": _str(f.get("dst", names[-1]), "network.flood.dst"),
-                 "dport": _int(f.get("dport", 80), "network.flood.dport", *PORT),
-                 "src": _str(f.get("src", "spoofed"), "network.flood.src")}
-        if flood["dst"] not in names:
-            raise ScenarioError("network.flood.dst", f"no endpoint named {flood['dst']!r}")
     until = d.get("until")
-    if until is not None:
-        until = _num(until, "until")
-    return Scenario(name=name, description=description, profile=profile, endpoints=endpoints,
-                    delay=_num(d.get("delay", 0.05), "delay"), until=until, drop=drop, rules=rules,
-                    random=rnd, inject=inject, flood=flood, whatif=whatif, source=d)
+    return Scenario(
+        name=name, description=description, profile=profile, endpoints=endpoints,
+        delay=_num(d.get("delay", 0.05), "delay"), until=None if until is None else _num(until, "until"),
+        drop=frozenset(_int(p, f"network.drop[{i}]", 1) for i, p in enumerate(drop)),
+        rules=tuple(_rule(r, f"network.rules[{i}]", names) for i, r in enumerate(rules_raw)),
+        random=_random(net["random"]) if "random" in net else None,
+        inject=tuple(_inject(x, f"network.inject[{i}]", names) for i, x in enumerate(inj_raw)),
+        flood=_flood(net["flood"], names) if "flood" in net else None,
+        whatif=whatif, source=d)
+
+
+def _profile(d: dict[str, Any], whatif: dict[str, Any]) -> Profile:
+    """The scenario's profile, its overrides, and the what-ifs that change a constant."""
+    overrides = _obj(d.get("overrides", {}), "overrides")
+    _keys(whatif, ("two_way_handshake", "time_wait"), "whatif")
+    profile_name = d.get("profile", "linux")
+    if not isinstance(profile_name, str):
+        raise ScenarioError("profile", f"must be a profile name, got {profile_name!r}")
+    profile = make_profile(profile_name, overrides)
+    if "two_way_handshake" in whatif:
+        _bool(whatif["two_way_handshake"], "whatif.two_way_handshake")
+    if "time_wait" in whatif:
+        profile = replace(profile, time_wait=_num(whatif["time_wait"], "whatif.time_wait"))
+    return profile
+
+
+def _random(raw: Any) -> dict[str, Any]:
+    r = _obj(raw, "network.random")
+    _keys(r, ("seed", "loss", "duplicate", "jitter"), "network.random")
+    if "seed" not in r:
+        raise ScenarioError("network.random.seed", "missing: random loss needs a seed, so runs repeat")
+    rnd: dict[str, Any] = {"seed": _int(r["seed"], "network.random.seed")}
+    for k in ("loss", "duplicate"):
+        if k in r:
+            v = _num(r[k], f"network.random.{k}")
+            if v > 1:
+                raise ScenarioError(f"network.random.{k}", f"a probability from 0 to 1, got {v!r}")
+            rnd[k] = v
+    if "jitter" in r:
+        rnd["jitter"] = _num(r["jitter"], "network.random.jitter")
+    return rnd
+
+
+def _flood(raw: Any, names: list[str]) -> dict[str, Any]:
+    f = _obj(raw, "network.flood")
+    _keys(f, ("t", "count", "rate", "dst", "dport", "src"), "network.flood")
+    flood = {"t": _num(f.get("t", 0), "network.flood.t"),
+             "count": _int(f.get("count", 1000), "network.flood.count", 1),
+             "rate": _int(f.get("rate", 1000), "network.flood.rate", 1),
+             "dst": _str(f.get("dst", names[-1]), "network.flood.dst"),
+             "dport": _int(f.get("dport", 80), "network.flood.dport", *PORT),
+             "src": _str(f.get("src", "spoofed"), "network.flood.src")}
+    if flood["dst"] not in names:
+        raise ScenarioError("network.flood.dst", f"no endpoint named {flood['dst']!r}")
+    return flood
 
 
 # ---------------------------------------------------------------- built-ins
@@ -361,14 +373,15 @@ def builtin_names() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json"))
 
 
-def builtin(name: str) -> dict:
+def builtin(name: str) -> dict[str, Any]:
     """The dict of a built-in scenario (a fresh copy each time)."""
     folder = resources.files("tcpsim.core") / "scenarios"
     path = folder / f"{name}.json"
     if not path.is_file():
         raise ScenarioError("", f"no built-in scenario named {name!r}; "
                                 f"`python -m tcpsim list` shows them")
-    return json.loads(path.read_text(encoding="utf-8"))
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
 
 
 #: Readers of scenario files other than JSON, by file suffix: a function

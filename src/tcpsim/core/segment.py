@@ -73,7 +73,7 @@ class Segment:
     tsval: int | None = None
     tsecr: int | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.flags not in VALID_FLAGS:
             raise ValueError(f"flags {self.flags!r}: letters from {FLAG_ORDER!r}, in that order")
         if not (type(self.seq) is int and 0 <= self.seq < MOD):

@@ -302,7 +302,8 @@ _row(S.FIN_WAIT_1, E.RCV_FIN_ACK_OF_FIN, S.TIME_WAIT, X.ACK_NOW, R + "§3.10.7.4
      "FIN that also acks our FIN", figure=True)
 _row(S.FIN_WAIT_2, E.RCV_FIN, S.TIME_WAIT, X.ACK, R + "§3.10.7.4 (eighth step)", "peer closed too", figure=True)
 _row(S.CLOSING, E.RCV_ACK_OF_FIN, S.TIME_WAIT, X.NOTHING, R + "§3.10.7.4 (fifth step)", "our FIN acked", figure=True)
-_row(S.LAST_ACK, E.RCV_ACK_OF_FIN, S.CLOSED, X.NOTHING, R + "§3.10.7.4 (fifth step)", "our FIN acked: done", figure=True)
+_row(S.LAST_ACK, E.RCV_ACK_OF_FIN, S.CLOSED, X.NOTHING, R + "§3.10.7.4 (fifth step)", "our FIN acked: done",
+     figure=True)
 for _s in (S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK):
     _row(_s, E.RCV_FIN, _s, X.ACK, R + "§3.10.7.4 (eighth step)", "retransmitted FIN: ACK again")
 _row(S.TIME_WAIT, E.RCV_FIN, S.TIME_WAIT, X.ACK_RESTART_2MSL, R + "§3.10.7.4 (eighth step)",

@@ -15,13 +15,18 @@ is the project's exchange format (documented in the README):
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from .records import NoticeKind
 from .segment import MOD, Segment
 from .states import State
 from .table import Rule
+from .text import text
 from .units import fmt_t, secs, us
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .scenario import Scenario
 
 
 class SegmentRecord:
@@ -34,7 +39,7 @@ class SegmentRecord:
         self.i, self.t, self.seg, self.dropped, self.rtx = i, t, seg, dropped, rtx
         self.arrive, self.note, self.order = arrive, note, order
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         s = self.seg
         return {"i": self.i, "t": secs(self.t), "src": s.src, "dst": s.dst, "flags": s.flags,
                 "seq": s.seq, "ack": s.ack, "len": s.len, "dropped": self.dropped,
@@ -49,7 +54,7 @@ class SegmentRecord:
 class StateChange:
     __slots__ = ("t", "endpoint", "old", "new", "rule", "order")
 
-    def __init__(self, t, endpoint, old, new, rule, order: int = 0):
+    def __init__(self, t: int, endpoint: str, old: State, new: State, rule: Rule | None, order: int = 0):
         self.t, self.endpoint, self.old, self.new, self.rule = t, endpoint, old, new, rule
         self.order = order
 
@@ -57,7 +62,7 @@ class StateChange:
     def cause(self) -> str:
         return self.rule.event.value if self.rule is not None else ""
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         return {"t": secs(self.t), "from": self.old.value, "to": self.new.value, "cause": self.cause,
                 "rule": self.rule.rfc if self.rule is not None else ""}
 
@@ -108,7 +113,7 @@ class LoopRecord:
 class Trace:
     """The record of one run.  Built by `network.Simulation`."""
 
-    def __init__(self, scenario=None):
+    def __init__(self, scenario: Scenario | None = None):
         self.scenario = scenario
         self.segments: list[SegmentRecord] = []
         self.changes: list[StateChange] = []
@@ -116,6 +121,7 @@ class Trace:
         self.notices: list[NoticeRecord] = []
         self._ticks = 0
         self.final: dict[str, State] = {}
+        self._base_cache: list[tuple[int | None, int | None]] = []
         self.isn: dict[str, int] = {}
         self.end = 0
 
@@ -170,10 +176,10 @@ class Trace:
         return seq, ack
 
     def _bases(self) -> list[tuple[int | None, int | None]]:
-        if getattr(self, "_base_cache", None) is not None and len(self._base_cache) == len(self.segments):
+        if len(self._base_cache) == len(self.segments):
             return self._base_cache
-        syn: dict[tuple, int] = {}
-        out = []
+        syn: dict[tuple[str, int, str, int], int] = {}
+        out: list[tuple[int | None, int | None]] = []
         for r in self.segments:
             s = r.seg
             fwd, back = (s.src, s.sport, s.dst, s.dport), (s.dst, s.dport, s.src, s.sport)
@@ -184,8 +190,8 @@ class Trace:
         return out
 
     # ------------------------------------------------------------- exports
-    def to_dict(self) -> dict:
-        states: dict[str, list] = {}
+    def to_dict(self) -> dict[str, object]:
+        states: dict[str, list[dict[str, object]]] = {}
         for c in self.changes:
             states.setdefault(c.endpoint, []).append(c.to_dict())
         return {
@@ -201,34 +207,40 @@ class Trace:
     def to_json(self, indent: int | None = 1) -> str:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
-    def rows(self, relative: bool = False, notices: bool = False) -> list[dict]:
+    def rows(self, relative: bool = False, notices: bool = False) -> list[dict[str, Any]]:
         """One row per event, in the order things happened.
         Failed calls and listener drops are always shown; with `notices`, also
         what the applications were told (connected, accepted, eof, reset, ...)."""
-        events = []
+        events: list[tuple[int, int, dict[str, Any]]] = []
         for r in self.segments:
-            s = r.seg
-            seq, ack = self.relative(r) if relative else (s.seq, s.ack)
-            what = "dropped" if r.dropped else ("not delivered" if r.arrive is None else "")
-            notes = ", ".join(x for x in ("retransmission" if r.rtx else "", r.note, what) if x)
-            events.append((r.t, r.order, {"t_us": r.t, "t": fmt_t(r.t), "#": str(r.i), "segment": f"{s.src} > {s.dst}",
-                                         "flags": s.flags, "seq": str(seq), "ack": "" if ack is None else str(ack),
-                                         "len": str(s.len), "notes": notes}))
+            events.append((r.t, r.order, self._segment_row(r, relative)))
         for c in self.changes:
-            events.append((c.t, c.order, {"t_us": c.t, "t": fmt_t(c.t), "#": "", "segment": f"{c.endpoint}: {c.old.value} → {c.new.value}",
-                                       "flags": "", "seq": "", "ack": "", "len": "", "notes": c.cause}))
+            events.append((c.t, c.order, _row(c.t, text("row.change", endpoint=c.endpoint, old=c.old.value,
+                                                         new=c.new.value), c.cause)))
         for n in self.notices:
-            what, name, t = n.what, n.endpoint, n.t
-            if what in (NoticeKind.ERROR, NoticeKind.LISTENER) or (notices and what is not NoticeKind.DATA):
-                head = {"error": f"{name}: call failed", "listener": f"{name}: listener"}.get(what, f"{name}: app told")
-                events.append((t, n.order, {"t_us": t, "t": fmt_t(t), "#": "", "segment": head,
-                                            "flags": "", "seq": "", "ack": "", "len": "",
-                                            "notes": n.detail if what in ("error", "listener") else what.value}))
+            what = n.what
+            if what is NoticeKind.ERROR:
+                events.append((n.t, n.order, _row(n.t, text("row.call_failed", endpoint=n.endpoint), n.detail)))
+            elif what is NoticeKind.LISTENER:
+                events.append((n.t, n.order, _row(n.t, text("row.listener", endpoint=n.endpoint), n.detail)))
+            elif notices and what is not NoticeKind.DATA:
+                events.append((n.t, n.order, _row(n.t, text("row.app_told", endpoint=n.endpoint), what.value)))
         events.sort(key=lambda e: (e[0], e[1]))
         return [e[2] for e in events]
 
+    def _segment_row(self, r: SegmentRecord, relative: bool) -> dict[str, Any]:
+        s = r.seg
+        seq, ack = self.relative(r) if relative else (s.seq, s.ack)
+        fate = text("note.dropped") if r.dropped else (text("note.not_delivered") if r.arrive is None else "")
+        notes = ", ".join(x for x in (text("note.retransmission") if r.rtx else "", r.note, fate) if x)
+        row = _row(r.t, text("row.segment", src=s.src, dst=s.dst), notes)
+        row.update({"#": str(r.i), "flags": s.flags, "seq": str(seq), "ack": "" if ack is None else str(ack),
+                    "len": str(s.len)})
+        return row
+
     def table(self, relative: bool = False, states: bool = True, notices: bool = False,
-              since: float | None = None, until: float | None = None, about=None) -> str:
+              since: float | None = None, until: float | None = None,
+              about: str | Iterable[str] | None = None) -> str:
         """A plain-text table of the run, one line per segment (and state change).
 
         relative: seq/ack from each connection's ISNs; states: include state
@@ -245,18 +257,14 @@ class Trace:
             rows = [r for r in rows if lo <= r["t_us"] <= hi]
         if about:
             names = {about} if isinstance(about, str) else set(about)
+            rows = [r for r in rows if _mentions(r["segment"], names)]
+        head = {c: text(f"col.{key}") for c, key in COLUMNS}
+        width = {c: max([len(head[c])] + [len(r[c]) for r in rows]) for c, _ in COLUMNS}
 
-            def mentions(text: str) -> bool:
-                words = text.replace(":", " ").replace(">", " ").split()
-                return any(w in names for w in words)
-            rows = [r for r in rows if mentions(r["segment"])]
-        cols = ["t", "#", "segment", "flags", "seq", "ack", "len", "notes"]
-        width = {c: max([len(c)] + [len(r[c]) for r in rows]) for c in cols}
-        right = {"t", "#", "seq", "ack", "len"}
-
-        def line(r):
-            return "  ".join((r[c].rjust(width[c]) if c in right else r[c].ljust(width[c])) for c in cols).rstrip()
-        out = [line({c: c for c in cols}), line({c: "-" * width[c] for c in cols})]
+        def line(r: dict[str, Any]) -> str:
+            return "  ".join((r[c].rjust(width[c]) if c in RIGHT else r[c].ljust(width[c]))
+                             for c, _ in COLUMNS).rstrip()
+        out = [line(head), line({c: "-" * width[c] for c, _ in COLUMNS})]
         out += [line(r) for r in rows]
         return "\n".join(out)
 
@@ -265,24 +273,40 @@ class Trace:
 
     def _repr_html_(self) -> str:
         from html import escape
-        rows = self.rows()
-        head = "".join(f"<th>{c}</th>" for c in ["t (s)", "#", "segment", "flags", "seq", "ack", "len", "notes"])
+        head = "".join(f"<th>{escape(text('col.t_html' if key == 't' else f'col.{key}'))}</th>" for _, key in COLUMNS)
         body = []
-        for r in rows:
-            cls = ' class="tcpsim-change"' if not r["#"] else (' class="tcpsim-dropped"' if "dropped" in r["notes"] else "")
-            body.append(f"<tr{cls}>" + "".join(f"<td>{escape(r[c])}</td>" for c in
-                                               ["t", "#", "segment", "flags", "seq", "ack", "len", "notes"]) + "</tr>")
+        for r in self.rows():
+            cls = ' class="tcpsim-change"' if not r["#"] else (
+                ' class="tcpsim-dropped"' if text("note.dropped") in r["notes"] else "")
+            body.append(f"<tr{cls}>" + "".join(f"<td>{escape(r[c])}</td>" for c, _ in COLUMNS) + "</tr>")
         return f'<table class="tcpsim-trace"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
-def trace_events(trace) -> list:
+#: The trace table's columns: (row key, text key).
+COLUMNS = (("t", "t"), ("#", "i"), ("segment", "segment"), ("flags", "flags"), ("seq", "seq"), ("ack", "ack"),
+           ("len", "len"), ("notes", "notes"))
+RIGHT = frozenset({"t", "#", "seq", "ack", "len"})
+
+
+def _row(t: int, what: str, notes: str) -> dict[str, Any]:
+    """A row of `Trace.rows()` with the segment columns empty."""
+    return {"t_us": t, "t": fmt_t(t), "#": "", "segment": what, "flags": "", "seq": "", "ack": "", "len": "",
+            "notes": notes}
+
+
+def _mentions(line: str, names: set[str]) -> bool:
+    words = line.replace(":", " ").replace(">", " ").split()
+    return any(w in names for w in words)
+
+
+def trace_events(trace: Trace) -> list[SegmentRecord | StateChange]:
     """Every event of a run in time order: `SegmentRecord`s and `StateChange`s.
 
     The order is that of `Trace.rows()`: by time, and at equal times in the
     order they happened.  Step k of a run
     is "after the first k of these".
     """
-    ev = [(r.t, r.order, r) for r in trace.segments]
+    ev: list[tuple[int, int, SegmentRecord | StateChange]] = [(r.t, r.order, r) for r in trace.segments]
     ev += [(c.t, c.order, c) for c in trace.changes]
     ev.sort(key=lambda e: (e[0], e[1]))
     return [e[2] for e in ev]
