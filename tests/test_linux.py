@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from tcpsim.core.units import secs
 from tcpsim.network import run
 from tcpsim.segment import seq_diff
-from tcpsim.core.units import secs
 
 DATA = Path(__file__).parent / "data" / "linux"
 CASES = sorted(DATA.glob("close*.json"))
