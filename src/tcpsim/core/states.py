@@ -23,8 +23,9 @@ class State(Enum):
         return self.value
 
 
-#: States in which both sequence spaces are synchronized (RFC 9293 §3.10.7.4).
-SYNCHRONIZED = frozenset({
+#: States in which both sequence spaces are synchronized (RFC 9293 §3.10.7.4),
+#: in the RFC's order (the table's rows for them follow it).
+SYNCHRONIZED: tuple[State, ...] = (
     State.ESTABLISHED, State.FIN_WAIT_1, State.FIN_WAIT_2, State.CLOSE_WAIT,
     State.CLOSING, State.LAST_ACK, State.TIME_WAIT,
-})
+)

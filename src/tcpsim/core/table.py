@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from .states import State
+from .states import SYNCHRONIZED, State
 
 S = State
 
@@ -256,7 +256,7 @@ _row(S.SYN_RECEIVED, E.RCV_SYN, S.SYN_RECEIVED, X.SYN_ACK_AGAIN, "Linux tcp_chec
      "retransmitted SYN: resend SYN,ACK")
 
 # --- synchronized states: the generic checks of RFC 9293 §3.10.7.4 -------------------
-_SYNC = (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK, S.TIME_WAIT)
+_SYNC = SYNCHRONIZED
 for _s in (S.SYN_RECEIVED,) + _SYNC:
     _row(_s, E.RCV_UNACCEPTABLE, _s, X.DUP_ACK, R + "§3.10.7.4 (first check)", "not acceptable: ACK and drop")
     _row(_s, E.RCV_RST_IGNORED, _s, X.NOTHING, R + "§3.10.7.4 (first check)", "RST outside the window: drop")

@@ -147,9 +147,6 @@ class Trace:
             seen.setdefault(c.endpoint, None)
         return list(seen)
 
-    def flags(self) -> list[str]:
-        return [r.seg.flags for r in self.segments]
-
     @property
     def loop_order(self) -> list[int]:
         """The order of each loop (kept for older scripts: each `LoopRecord` has `.order`)."""
