@@ -129,6 +129,10 @@ def stimulate(rule):
             conn.send(100, net.now)
         elif ev is E.CLOSE:
             conn.close(net.now)
+        elif ev is E.CLOSE_QUEUED:              # close() with send() data still waiting
+            conn.send(100, net.now)
+            net.collect()
+            conn.close(net.now)
         elif ev is E.ABORT:
             conn.abort(net.now)
         return conn, net.collect()

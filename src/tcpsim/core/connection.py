@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .errors import IllegalCall
 from .records import NoticeKind, TimerMoved, Transmit
 from .recovery import Recovery, Timers, retry_budget
 from .segment import MOD, Segment, seq_add, seq_le, seq_lt
@@ -47,7 +48,7 @@ class Connection(Tcb):
 
     __slots__ = ("lport", "rhost", "rport", "iss", "irs", "snd_una", "snd_nxt", "rcv_nxt",
                  "listener", "orphaned", "fin_seq", "peer_fin", "unsent", "recovery", "timers",
-                 "last_oow", "ack_due", "two_way", "ts_recent", "accepted")
+                 "last_oow", "ack_due", "two_way", "ts_recent", "accepted", "close_pending")
 
     def __init__(self, host: Host, name: str, lport: int, rhost: str, rport: int, iss: int,
                  state: State = S.CLOSED, listener: Listener | None = None, two_way: bool = False):
@@ -62,6 +63,8 @@ class Connection(Tcb):
         self.fin_seq: int | None = None
         self.peer_fin = False
         self.unsent = 0
+        #: a close() waiting for ESTABLISHED, with data to send first (RFC 9293 §3.10.4)
+        self.close_pending = False
         self.recovery = Recovery(host.clock, host.profile.rto_formula)
         self.timers = Timers(self._timer_moved)
         self.last_oow = -(1 << 62)
@@ -86,6 +89,8 @@ class Connection(Tcb):
         """Queue `nbytes` of data (RFC 9293 §3.10.2 SEND)."""
         if not (isinstance(nbytes, int) and nbytes > 0):
             raise ValueError(f"send: number of bytes must be a positive integer, got {nbytes!r}")
+        if self.close_pending:
+            raise IllegalCall("send", self.state.value, self.name, text("why.closing"))
         self._call(E.SEND, "send", now, text("why.closed" if self.state is S.CLOSED else "why.not_open"))
         self.unsent += nbytes
         self._flush(now)
@@ -101,7 +106,18 @@ class Connection(Tcb):
         self._close(now, "shutdown")
 
     def _close(self, now: int, call: str) -> None:
+        if self.close_pending:
+            raise IllegalCall(call, self.state.value, self.name, text("why.closing"))
+        if self.unsent and self.state is S.SYN_RECEIVED:
+            self._call(E.CLOSE_QUEUED, call, now)
+            self.close_pending = True
+            return
+        lost = self.unsent if self.state is S.SYN_SENT else 0
         self._call(E.CLOSE, call, now, text("why.closed" if self.state is S.CLOSED else "why.closing"))
+        if lost:
+            # RFC 9293 §3.10.4, SYN-SENT: "return 'error: closing' responses to any queued SENDs"
+            self.unsent = 0
+            self.host.tell(now, self, NoticeKind.ERROR, text("notice.closing_unsent", endpoint=self.name, n=lost))
 
     def abort(self, now: int) -> None:
         """ABORT (RFC 9293 §3.10.5), e.g. close() with SO_LINGER 0."""
@@ -241,6 +257,9 @@ class Connection(Tcb):
             if self.listener is not None:
                 self.listener._established(self, now)
             self._flush(now)
+            if self.close_pending:                  # a close queued in SYN_RECEIVED: now, after the data
+                self.close_pending = False
+                self._fire(E.CLOSE, now)
         elif st is S.CLOSED:
             self.timers.stop_all()
             self.recovery.queue.clear()

@@ -20,6 +20,16 @@ class IllegalCall(TcpSimError):
         super().__init__(msg + (f": {why}" if why else ""))
 
 
+class CallFailed(TcpSimError):
+    """A scenario's call that cannot act at the moment it runs (no connection
+    yet, only a listener, no connection of that name): the run records it in
+    the trace, as a socket call returns an error, and goes on."""
+
+    def __init__(self, call: str, endpoint: str, why: str):
+        self.call, self.endpoint = call, endpoint
+        super().__init__(f"{endpoint}: {call}() failed: {why}")
+
+
 class ScenarioError(TcpSimError):
     """A scenario that cannot be run; the message names the field and the problem."""
 

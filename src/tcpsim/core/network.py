@@ -21,12 +21,13 @@ from dataclasses import replace
 from typing import Any
 
 from .connection import Connection
-from .errors import IllegalCall, ScenarioError
+from .errors import CallFailed, IllegalCall
 from .host import Host
 from .listener import Listener
 from .records import Looped, NoticeKind, Opened, StateChanged, TimerMoved, Told, Transmit
 from .scenario import Call, Endpoint, Scenario, load
 from .segment import MOD, Segment
+from .text import text
 from .trace import LoopRecord, NoticeRecord, SegmentRecord, StateChange, Trace
 from .units import US, secs, us
 
@@ -226,25 +227,26 @@ class Simulation:
 
     # --------------------------------------------------------------- the apps
     def _target(self, host_name: str, conn: Connection | Listener | None, call: Call) -> Connection | Listener:
+        """What a call acts on: the connection a reaction belongs to, the one
+        it names, the listener, or the host's latest connection."""
         if conn is not None:
             return conn
+        t = secs(self.now)
         if call.conn is not None:
             for c in self.connections[host_name]:
                 if c.name == call.conn:
                     return c
-            raise ScenarioError(call.where, f"{call.name}: {host_name} has no connection named {call.conn!r} "
-                                            f"at t={secs(self.now):g} s")
+            raise CallFailed(call.name, host_name, text("fail.no_conn_named", host=host_name, conn=call.conn, t=t))
+        host = self.hosts[host_name]
         if call.target == "listener":
-            host = self.hosts[host_name]
             if not host.listeners:
-                raise ScenarioError(call.where, f"{call.name}: {host_name} has no listener")
+                raise CallFailed(call.name, host_name, text("fail.no_listener", host=host_name, t=t))
             return next(iter(host.listeners.values()))
         latest = self.latest.get(host_name)
         if latest is None:
-            host = self.hosts[host_name]
             if host.listeners:
                 return next(iter(host.listeners.values()))
-            raise ScenarioError(call.where, f"{call.name}: {host_name} has no connection yet")
+            raise CallFailed(call.name, host_name, text("fail.no_conn_yet", host=host_name, t=t))
         return latest
 
     def _call(self, host_name: str, conn: Connection | Listener | None, call: Call) -> None:
@@ -252,7 +254,7 @@ class Simulation:
         t = self.now
         try:
             self._do_call(host, conn, call, t)
-        except IllegalCall as e:
+        except (IllegalCall, CallFailed) as e:
             # The application's call fails, as a socket call returns an error:
             # the run goes on and the trace says so.
             self.trace.notices.append(NoticeRecord(t, e.endpoint, NoticeKind.ERROR, str(e), self.trace.tick()))
@@ -269,18 +271,16 @@ class Simulation:
             rport = call.port or (peer.port if peer is not None else 80)
             host.connect(call.sport or ep.port, call.to, rport, t, isn=call.isn)
         elif call.name == "accept":
-            target = self._target(host.name, None, call)
-            lst = target if isinstance(target, Listener) else next(iter(host.listeners.values()), None)
+            lst = next(iter(host.listeners.values()), None)
             if lst is None:
-                raise ScenarioError(call.where, "accept: no listener")
+                raise CallFailed("accept", host.name, text("fail.no_listener", host=host.name, t=secs(t)))
             for _ in range(call.count):
                 lst.accept(t)
         else:
             target = self._target(host.name, conn, call)
             if isinstance(target, Listener):
                 if call.name not in ("close", "abort"):
-                    raise ScenarioError(call.where, f"{call.name}: {host.name} has only a listener, "
-                                                    f"no connection, at t={secs(t):g} s")
+                    raise CallFailed(call.name, host.name, text("fail.only_listener", host=host.name, t=secs(t)))
                 (target.close if call.name == "close" else target.abort)(t)
             elif call.name == "send":
                 target.send(call.bytes, t)

@@ -42,6 +42,8 @@ class Event(Enum):
     ACTIVE_OPEN = "connect"
     SEND = "send"
     CLOSE = "close"
+    #: close() in SYN_RECEIVED while send() data waits (RFC 9293 §3.10.4)
+    CLOSE_QUEUED = "close, data queued"
     ABORT = "abort"
     # arriving segments (RFC 9293 §3.10.7)
     RCV_SYN = "rcv SYN"
@@ -85,7 +87,8 @@ class Event(Enum):
         return self in USER_CALLS
 
 
-USER_CALLS = frozenset({Event.PASSIVE_OPEN, Event.ACTIVE_OPEN, Event.SEND, Event.CLOSE, Event.ABORT})
+USER_CALLS = frozenset({Event.PASSIVE_OPEN, Event.ACTIVE_OPEN, Event.SEND, Event.CLOSE, Event.CLOSE_QUEUED,
+                        Event.ABORT})
 
 
 class Send(Enum):
@@ -205,6 +208,10 @@ _row(S.CLOSED, E.ACTIVE_OPEN, S.SYN_SENT, X.SYN, R + "§3.10.1", "active open: s
 _row(S.LISTEN, E.CLOSE, S.CLOSED, X.NOTHING, R + "§3.10.4", "stop listening", figure=True)
 _row(S.SYN_SENT, E.CLOSE, S.CLOSED, X.NOTHING, R + "§3.10.4", "give up connecting", figure=True)
 _row(S.SYN_RECEIVED, E.CLOSE, S.FIN_WAIT_1, X.FIN, R + "§3.10.4", "close before established", figure=True)
+# RFC 9293 §3.10.4, SYN-RECEIVED: with data still to send the close is "queued for
+# processing after entering ESTABLISHED state" (the FIN then follows the data).
+_row(S.SYN_RECEIVED, E.CLOSE_QUEUED, S.SYN_RECEIVED, X.NOTHING, R + "§3.10.4",
+     "close queued until established and the data is sent")
 _row(S.ESTABLISHED, E.CLOSE, S.FIN_WAIT_1, X.FIN, R + "§3.10.4", "active close", figure=True)
 _row(S.CLOSE_WAIT, E.CLOSE, S.LAST_ACK, X.FIN, R + "§3.10.4", "passive close", figure=True)
 for _s in (S.SYN_SENT, S.SYN_RECEIVED):

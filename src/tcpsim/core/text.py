@@ -32,6 +32,7 @@ TEXT: dict[str, str] = {
     "note.not_delivered": "not delivered",
     # what a notice says
     "notice.data_after_close": "data arrived after close()",
+    "notice.closing_unsent": "{endpoint}: closing: {n} bytes queued by send() were never sent (RFC 9293 §3.10.4)",
     # why a user call is illegal (IllegalCall's last part)
     "why.closed": "there is no connection any more (it ended, was reset or refused)",
     "why.not_open": "the connection is closing or not open",
@@ -39,6 +40,11 @@ TEXT: dict[str, str] = {
     "why.not_listening": "not listening",
     "why.port_listening": "port {port} is already listening",
     "why.in_use": "{host}:{lport} -> {rhost}:{rport} is still in use",
+    # why a scenario's call could not act when it ran (CallFailed)
+    "fail.no_conn_named": "{host} has no connection named {conn!r} at t={t:g} s",
+    "fail.no_listener": "{host} has no listener at t={t:g} s",
+    "fail.no_conn_yet": "{host} has no connection yet at t={t:g} s",
+    "fail.only_listener": "{host} has only a listener, no connection, at t={t:g} s",
 }
 
 
