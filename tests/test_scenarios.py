@@ -120,7 +120,7 @@ def test_cli_bad_file(tmp_path):
     bad.write_text('{"endpoints": {"a": {"port": 99999}}}')
     r = cli("run", str(bad))
     assert r.returncode == 2
-    assert r.stderr.strip() == "error: endpoints.a.port: must be an integer 1..65535, got 99999"
+    assert r.stderr.strip() == "error: endpoints.a.port: must be an integer from 1 to 65535, got 99999"
     bad.write_text("{not json")
     r = cli("run", str(bad))
     assert r.returncode == 2 and "not valid JSON" in r.stderr and "Traceback" not in r.stderr

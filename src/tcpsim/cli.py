@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import NoReturn
 
 from .core.errors import TcpSimError
 from .core.network import run
@@ -25,15 +26,26 @@ def _positions(text: str) -> list[int]:
     out = []
     for part in text.split(","):
         part = part.strip()
-        if not part.isdigit() or int(part) < 1:
-            raise argparse.ArgumentTypeError(f"--drop wants positions like 2 or 2,5 (from 1), got {part!r}")
+        if not part.isdigit() or not 1 <= int(part) <= 1_000_000:
+            raise argparse.ArgumentTypeError(f"--drop wants positions like 2 or 2,5 (from 1), got {part[:40]!r}")
         out.append(int(part))
     return out
 
 
+class UsageError(Exception):
+    """A mistake on the command line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line (main prints it), not usage text and a message."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (python -m tcpsim --help shows the commands)")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m tcpsim", description="Simulate TCP connection management.")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="python -m tcpsim", description="Simulate TCP connection management.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     r = sub.add_parser("run", help="run a scenario and print its trace")
     r.add_argument("scenario", help="a built-in's name (see `list`) or a .json/.yaml file")
     r.add_argument("--format", choices=("table", "json"), default="table")
@@ -47,31 +59,42 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def one_line(text: str) -> str:
+    """An error message as one printable line: control characters escaped, length bounded."""
+    out = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+    return out if len(out) <= 500 else out[:497] + "..."
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
     try:
-        if args.command == "list":
-            for name in builtin_names():
-                desc = builtin(name).get("description", "")
-                print(f"{name:28} {desc.split('. ')[0].rstrip('.')}")
-        elif args.command == "show":
-            print(json.dumps(read_source(args.scenario), indent=2))
-        elif args.command == "rules":
-            for r in RULES:
-                tag = " [what-if: not TCP]" if r.whatif else ""
-                if r.profiles != ALL_PROFILES:
-                    tag += f" [{', '.join(sorted(r.profiles))} only]"
-                print(f"{r.state.value:13} {r.event.value:34} -> {r.next.value:13} "
-                      f"send {r.send.value or '-':26} {r.rfc}{tag}")
-        else:
-            trace = run(load(args.scenario), drop=args.drop)
-            if args.format == "json":
-                print(trace.to_json())
-            else:
-                print(trace.table(relative=args.relative))
+        args = _parser().parse_args(argv)
+        _command(args)
+    except UsageError as e:
+        print(f"error: {one_line(str(e))}", file=sys.stderr)
+        return 2
     except TcpSimError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {one_line(str(e))}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. piped into head
         return 0
     return 0
+
+
+def _command(args: argparse.Namespace) -> None:
+    if args.command == "list":
+        for name in builtin_names():
+            desc = builtin(name).get("description", "")
+            print(f"{name:28} {desc.split('. ')[0].rstrip('.')}")
+    elif args.command == "show":
+        load(args.scenario)                       # a scenario that is not valid is an error, not a listing
+        print(json.dumps(read_source(args.scenario), indent=2, ensure_ascii=False, default=str))
+    elif args.command == "rules":
+        for r in RULES:
+            tag = " [what-if: not TCP]" if r.whatif else ""
+            if r.profiles != ALL_PROFILES:
+                tag += f" [{', '.join(sorted(r.profiles))} only]"
+            print(f"{r.state.value:13} {r.event.value:34} -> {r.next.value:13} "
+                  f"send {r.send.value or '-':26} {r.rfc}{tag}")
+    else:
+        trace = run(load(args.scenario), drop=args.drop)
+        print(trace.to_json() if args.format == "json" else trace.table(relative=args.relative))

@@ -30,6 +30,10 @@ class CallFailed(TcpSimError):
         super().__init__(f"{endpoint}: {call}() failed: {why}")
 
 
+class RunTooLong(TcpSimError):
+    """A run that would not end in reasonable time (more events than a run may take)."""
+
+
 class ScenarioError(TcpSimError):
     """A scenario that cannot be run; the message names the field and the problem."""
 

@@ -21,7 +21,7 @@ from dataclasses import replace
 from typing import Any
 
 from .connection import Connection
-from .errors import CallFailed, IllegalCall
+from .errors import CallFailed, IllegalCall, RunTooLong
 from .host import Host
 from .listener import Listener
 from .records import Looped, NoticeKind, Opened, StateChanged, TimerMoved, Told, Transmit
@@ -32,6 +32,8 @@ from .trace import LoopRecord, NoticeRecord, SegmentRecord, StateChange, Trace
 from .units import US, secs, us
 
 TIMER, DELIVER, CALL, INJECT, FLOOD = 0, 1, 2, 3, 4
+#: The most events one run may take (a 100,000-SYN flood takes about a million).
+MAX_EVENTS = 5_000_000
 
 
 class Match:
@@ -119,7 +121,12 @@ class Simulation:
         heap = self.heap
         until = self.until
         pop = heapq.heappop
+        budget = MAX_EVENTS
         while heap:
+            budget -= 1
+            if budget < 0:
+                raise RunTooLong(f"the run took more than {MAX_EVENTS} events (at t={secs(self.now):g} s); "
+                                 "give it an 'until' or ask for less")
             t, kind, _, payload = pop(heap)
             if until is not None and t > until:
                 self.now = until

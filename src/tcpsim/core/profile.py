@@ -107,11 +107,35 @@ PROFILES: dict[str, Profile] = {
 _FIELDS = {f.name: f for f in fields(Profile)}
 #: Constants a run cannot work with at zero (a zero RTO or MSS never advances).
 POSITIVE = frozenset({"rto_initial", "rto_min", "rto_max", "mss", "window"})
+#: The largest value an override may give (so every run stays finite): times in
+#: seconds; retry counts as Linux bounds them (MAX_TCP_SYNCNT is 127, the others
+#: are 8-bit sysctls); the MSS and window of a 16-bit (scaled) field.
+MAXIMUM: dict[str, float] = {"syn_retries": 127, "synack_retries": 255, "retries2": 255, "orphan_retries": 255,
+                             "syn_linear_timeouts": 255, "syncookies": 2, "somaxconn": 2**31 - 1,
+                             "mss": 65535, "window": 2**30}
+MAX_SECONDS = 1_000_000.0
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _expected(key: str, default: object) -> str:
+    if isinstance(default, bool):
+        return "must be true or false"
+    if isinstance(default, str):
+        return "must be 'linux' or 'rfc6298'"
+    top = MAXIMUM.get(key, MAX_SECONDS)
+    low = "> 0" if key in POSITIVE else ">= 0"
+    return f"must be a number {low} and <= {top:g}" + (" (or null)" if key == "fin_timeout" else "")
 
 
 def _ok(key: str, value: object, default: object) -> bool:
     """Whether `value` may replace the constant `key` (whose default is `default`)."""
     positive = key in POSITIVE
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > MAXIMUM.get(key, MAX_SECONDS):
+        return False
     if isinstance(default, bool):
         return isinstance(value, bool)
     if isinstance(value, bool):
@@ -144,8 +168,8 @@ def make_profile(name: str = "linux", overrides: dict[str, object] | None = None
             raise ScenarioError(f"overrides.{key}", f"no such constant; known: {', '.join(known)}")
         default = getattr(base, key)
         if not _ok(key, value, default):
-            must = "; must be > 0" if key in POSITIVE else ""
-            raise ScenarioError(f"overrides.{key}", f"bad value {value!r} (default {default!r}{must})")
+            raise ScenarioError(f"overrides.{key}", f"bad value {_short(value)} (default {default!r}; "
+                                                    f"{_expected(key, default)})")
     if "msl" in changes and "time_wait" not in changes:
         changes["time_wait"] = 2 * changes["msl"]  # type: ignore[operator]
     if changes.get("syncookies", 1) not in (0, 1, 2):

@@ -99,6 +99,24 @@ class Scenario:
     source: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
+# ----------------------------------------------------------------- bounds
+# What a scenario may ask for.  Every bound is generous for a lesson (and for
+# the benchmarks' 100,000-SYN flood) and keeps any run finite and quick; an
+# error names the bound.
+MAX_SECONDS = 1_000_000.0       # any time or duration: about 11.5 days of simulated time
+MAX_COUNT = 1_000_000           # accept counts, rule counters, drop positions
+MAX_FLOOD = 200_000             # spoofed SYNs in one flood
+MAX_SEGMENTS = 10_000           # data segments all send() calls of a scenario may need
+MAX_ITEMS = 10_000              # endpoints, calls per endpoint, rules, injected segments, drops
+MAX_FILE_BYTES = 10_000_000     # a scenario file
+
+
+def _show(v: Any) -> str:
+    """A bad value as an error shows it: its repr, cut short."""
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 # ----------------------------------------------------------------- checkers
 def _obj(v: Any, where: str) -> dict[str, Any]:
     if not isinstance(v, dict):
@@ -113,24 +131,26 @@ def _keys(d: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
                             f"unknown field; allowed here: {', '.join(allowed)}")
 
 
-def _num(v: Any, where: str, minimum: float = 0.0) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < minimum:
-        raise ScenarioError(where, f"must be a finite number >= {minimum:g}, got {v!r}")
+def _num(v: Any, where: str, minimum: float = 0.0, maximum: float = MAX_SECONDS) -> float:
+    if (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+            or not minimum <= v <= maximum):
+        raise ScenarioError(where, f"must be a number from {minimum:g} to {maximum:g}, got {_show(v)}")
     return float(v)
 
 
-def _int(v: Any, where: str, lo: int = 0, hi: int | None = None) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < lo or (hi is not None and v > hi):
-        rng = f"{lo}..{hi}" if hi is not None else f">= {lo}"
-        raise ScenarioError(where, f"must be an integer {rng}, got {v!r}")
+def _int(v: Any, where: str, lo: int = 0, hi: int = MAX_COUNT) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise ScenarioError(where, f"must be an integer from {lo} to {hi}, got {_show(v)}")
     return v
 
 
 def _str(v: Any, where: str, choices: tuple[str, ...] | None = None) -> str:
     if not isinstance(v, str) or not v:
-        raise ScenarioError(where, f"must be a non-empty string, got {v!r}")
+        raise ScenarioError(where, f"must be a non-empty string, got {_show(v)}")
+    if len(v) > 200:
+        raise ScenarioError(where, f"at most 200 characters, got {len(v)}")
     if choices is not None and v not in choices:
-        raise ScenarioError(where, f"{v!r} is not one of {', '.join(choices)}")
+        raise ScenarioError(where, f"{_show(v)} is not one of {', '.join(choices)}")
     return v
 
 
@@ -138,18 +158,20 @@ def _list(d: dict[str, Any], key: str, where: str, what: str) -> list[Any]:
     v = d.get(key, [])
     if not isinstance(v, list):
         raise ScenarioError(where, f"must be a list of {what}")
+    if len(v) > MAX_ITEMS:
+        raise ScenarioError(where, f"at most {MAX_ITEMS} {what}, got {len(v)}")
     return v
 
 
 def _bool(v: Any, where: str) -> bool:
     if not isinstance(v, bool):
-        raise ScenarioError(where, f"must be true or false, got {v!r}")
+        raise ScenarioError(where, f"must be true or false, got {_show(v)}")
     return v
 
 
 def _flags(v: Any, where: str) -> str:
     if not isinstance(v, str):
-        raise ScenarioError(where, f"must be a string of flag letters, got {v!r}")
+        raise ScenarioError(where, f"must be a string of flag letters, got {_show(v)}")
     try:
         return canonical_flags(v)
     except ValueError as e:
@@ -303,7 +325,10 @@ def load(source: Scenario | dict[str, Any] | str | Path) -> Scenario:
     for n in names:
         if not isinstance(n, str) or not n or "#" in n:
             raise ScenarioError("endpoints", f"bad endpoint name {n!r} (a non-empty string without '#')")
+    if len(names) > MAX_ITEMS:
+        raise ScenarioError("endpoints", f"at most {MAX_ITEMS} endpoints, got {len(names)}")
     endpoints = {n: _endpoint(n, e, f"endpoints.{n}", names) for n, e in eps.items()}
+    _check_work(endpoints, profile)
     net = _obj(d.get("network", {}), "network")
     _keys(net, ("drop", "rules", "random", "inject", "flood"), "network")
     drop = _list(net, "drop", "network.drop", "positions (1 = the first segment sent)")
@@ -319,6 +344,19 @@ def load(source: Scenario | dict[str, Any] | str | Path) -> Scenario:
         inject=tuple(_inject(x, f"network.inject[{i}]", names) for i, x in enumerate(inj_raw)),
         flood=_flood(net["flood"], names) if "flood" in net else None,
         whatif=whatif, source=d)
+
+
+def _check_work(endpoints: dict[str, Endpoint], profile: Profile) -> None:
+    """The data all send() calls ask for must fit in MAX_SEGMENTS segments
+    (a reaction's send counts once here; the run's event budget bounds the rest)."""
+    total = 0
+    for ep in endpoints.values():
+        calls = list(ep.calls) + [c for cs in ep.reactions.values() for c in cs]
+        for c in calls:
+            total += -(-c.bytes // profile.mss)
+            if total > MAX_SEGMENTS:
+                raise ScenarioError(f"{c.where}.bytes", f"the scenario's send() calls need more than {MAX_SEGMENTS} "
+                                                        f"segments of {profile.mss} bytes (the MSS); send less")
 
 
 def _profile(d: dict[str, Any], whatif: dict[str, Any]) -> Profile:
@@ -341,7 +379,7 @@ def _random(raw: Any) -> dict[str, Any]:
     _keys(r, ("seed", "loss", "duplicate", "jitter"), "network.random")
     if "seed" not in r:
         raise ScenarioError("network.random.seed", "missing: random loss needs a seed, so runs repeat")
-    rnd: dict[str, Any] = {"seed": _int(r["seed"], "network.random.seed")}
+    rnd: dict[str, Any] = {"seed": _int(r["seed"], "network.random.seed", 0, 2**64 - 1)}
     for k in ("loss", "duplicate"):
         if k in r:
             v = _num(r[k], f"network.random.{k}")
@@ -357,8 +395,8 @@ def _flood(raw: Any, names: list[str]) -> dict[str, Any]:
     f = _obj(raw, "network.flood")
     _keys(f, ("t", "count", "rate", "dst", "dport", "src"), "network.flood")
     flood = {"t": _num(f.get("t", 0), "network.flood.t"),
-             "count": _int(f.get("count", 1000), "network.flood.count", 1),
-             "rate": _int(f.get("rate", 1000), "network.flood.rate", 1),
+             "count": _int(f.get("count", 1000), "network.flood.count", 1, MAX_FLOOD),
+             "rate": _int(f.get("rate", 1000), "network.flood.rate", 1, 10**9),
              "dst": _str(f.get("dst", names[-1]), "network.flood.dst"),
              "dport": _int(f.get("dport", 80), "network.flood.dport", *PORT),
              "src": _str(f.get("src", "spoofed"), "network.flood.src")}
@@ -402,14 +440,42 @@ def read_source(source: str | Path) -> Any:
     suffix = Path(text).suffix
     if not (suffix == ".json" or suffix in READERS or "/" in text or "\\" in text):
         return builtin(text)
-    path = Path(source)
-    if not path.is_file():
-        raise ScenarioError(str(source), "no such file")
-    raw = path.read_text(encoding="utf-8")
+    raw = _read_text(Path(source))
     reader = READERS.get(suffix)
-    if reader is not None:
-        return reader(raw, str(source))
     try:
+        if reader is not None:
+            return reader(raw, text)
         return json.loads(raw)
     except json.JSONDecodeError as e:
-        raise ScenarioError(str(source), f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+        raise ScenarioError(text, f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+    except ValueError as e:          # e.g. an integer literal of thousands of digits
+        raise ScenarioError(text, f"not valid JSON: {str(e).splitlines()[0][:100]}") from None
+    except RecursionError:
+        raise ScenarioError(text, "nested too deeply to be a scenario") from None
+
+
+def _read_text(path: Path) -> str:
+    """A scenario file's text: UTF-8 (a byte-order mark allowed), or UTF-16 with its mark."""
+    where = str(path)
+    try:
+        if not path.exists():
+            raise ScenarioError(where, "no such file")
+        if path.is_dir():
+            raise ScenarioError(where, "is a directory, not a scenario file")
+        if not path.is_file():
+            raise ScenarioError(where, "not a regular file")
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ScenarioError(where, f"too large for a scenario ({size} bytes; at most {MAX_FILE_BYTES})")
+        data = path.read_bytes()
+    except OSError as e:
+        raise ScenarioError(where, f"cannot read it: {e.strerror or e}") from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"
+    else:
+        encoding = "utf-8-sig"
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as e:
+        raise ScenarioError(where, f"not {encoding.upper().replace('-SIG', '')} text (byte {e.start}); "
+                                   "save the file as UTF-8") from None
