@@ -227,3 +227,12 @@ def test_close_in_syn_sent_tells_the_application_its_queued_data_is_lost():
     assert errors == ["client: closing: 100 bytes queued by send() were never sent (RFC 9293 §3.10.4)"]
     assert tr.final["client"] is State.CLOSED
     assert not [r for r in tr.segments if r.seg.len]
+
+
+def test_cli_rules_as_json_is_the_table():
+    from tcpsim.core.table import RULES
+    r = subprocess.run([sys.executable, "-m", "tcpsim", "rules", "--format", "json"], capture_output=True, text=True)
+    rows = json.loads(r.stdout)
+    assert r.returncode == 0 and len(rows) == len(RULES)
+    fin = [x for x in rows if (x["state"], x["event"]) == ("ESTABLISHED", "rcv FIN")]
+    assert [(x["send"], x["profiles"]) for x in fin] == [("DELAYED_ACK", ["linux"]), ("ACK", ["rfc9293"])]

@@ -3,7 +3,7 @@
     python -m tcpsim run SCENARIO [--format table|json] [--relative] [--drop N,M]
     python -m tcpsim list
     python -m tcpsim show SCENARIO
-    python -m tcpsim rules
+    python -m tcpsim rules [--format table|json]
 
 SCENARIO is a built-in's name or a .json/.yaml file.  A mistake in the input
 prints one line naming it and exits with status 2; never a traceback.
@@ -55,7 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list the built-in scenarios")
     s = sub.add_parser("show", help="print a scenario as JSON")
     s.add_argument("scenario")
-    sub.add_parser("rules", help="print the transition table")
+    ru = sub.add_parser("rules", help="print the transition table")
+    ru.add_argument("--format", choices=("table", "json"), default="table")
     return p
 
 
@@ -88,6 +89,11 @@ def _command(args: argparse.Namespace) -> None:
     elif args.command == "show":
         load(args.scenario)                       # a scenario that is not valid is an error, not a listing
         print(json.dumps(read_source(args.scenario), indent=2, ensure_ascii=False, default=str))
+    elif args.command == "rules" and args.format == "json":
+        print(json.dumps([{"state": r.state.value, "event": r.event.value, "next": r.next.value,
+                           "send": r.send.name, "sends": r.send_text, "source": r.rfc, "label": r.label,
+                           "figure": r.figure, "whatif": r.whatif, "profiles": sorted(r.profiles)}
+                          for r in RULES], indent=1, ensure_ascii=False))
     elif args.command == "rules":
         for r in RULES:
             tag = " [what-if: not TCP]" if r.whatif else ""
