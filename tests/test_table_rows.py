@@ -250,3 +250,19 @@ def test_state_is_assigned_only_in_fire():
                 assert line.strip() in fire_src or line.strip() in init_src, \
                     f"state written outside _fire: {module.__name__} line {n}: {line}"
     assert found == 2   # the one in _fire and the one in Tcb.__init__
+
+
+@pytest.mark.parametrize("profile", ["rfc9293", "linux"])
+def test_retransmitted_syn_in_syn_received(profile):
+    """RFC 9293 §3.10.7.4, first check: a retransmitted SYN (SEG.SEQ = IRS, below RCV.NXT)
+    is not acceptable, and "If an incoming segment is not acceptable, an acknowledgment
+    should be sent in reply ... <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>".  Linux
+    (tcp_check_req) instead sends the SYN,ACK again, rate-limited."""
+    net, conn = reach(S.SYN_RECEIVED, profile)
+    out = net.inject("a", seg_to(conn, "S", conn.irs))
+    assert conn.state is S.SYN_RECEIVED
+    [(seg, _)] = out
+    if profile == "rfc9293":
+        assert (seg.flags, seg.seq, seg.ack) == ("A", conn.snd_nxt, conn.rcv_nxt)
+    else:
+        assert (seg.flags, seg.seq, seg.ack) == ("SA", conn.iss, conn.rcv_nxt)

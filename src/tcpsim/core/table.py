@@ -259,8 +259,12 @@ _row(S.SYN_RECEIVED, E.RCV_ACK_QUEUE_FULL, S.SYN_RECEIVED, X.NOTHING, "Linux tcp
      "accept queue full: ignore the ACK; the SYN,ACK timer keeps running")
 _row(S.SYN_RECEIVED, E.RCV_ACK_OVERFLOW, S.CLOSED, X.RST, "Linux tcp_abort_on_overflow=1",
      "accept queue full: answer RST")
+# A retransmitted SYN in SYN_RECEIVED: Linux answers with its SYN,ACK again; to
+# RFC 9293 it is an unacceptable segment (SEG.SEQ = IRS < RCV.NXT), answered with an ACK.
 _row(S.SYN_RECEIVED, E.RCV_SYN, S.SYN_RECEIVED, X.SYN_ACK_AGAIN, "Linux tcp_check_req (RFC 1122 fix of RFC 793 Fig. 8)",
-     "retransmitted SYN: resend SYN,ACK")
+     "retransmitted SYN: resend SYN,ACK", profiles=LINUX)
+_row(S.SYN_RECEIVED, E.RCV_SYN, S.SYN_RECEIVED, X.DUP_ACK, R + "§3.10.7.4 (first check)",
+     "retransmitted SYN, not acceptable: ACK and drop", profiles=RFC)
 
 # --- synchronized states: the generic checks of RFC 9293 §3.10.7.4 -------------------
 _SYNC = SYNCHRONIZED
