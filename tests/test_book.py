@@ -1,6 +1,7 @@
 """The book's notebooks: listed in the table of contents, executed, importing the simulator."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,23 @@ def test_chapter_is_executed_and_uses_the_simulator(path):
         if "nbval-ignore-output" in tags:
             assert "".join(c["source"]).strip().endswith(".widget()"), "only live widgets may be ignored"
         assert "nbval-skip" not in tags
+
+
+#: a seconds <-> microseconds factor written by hand (the chapters use tcpsim.secs / tcpsim.us)
+HAND_WRITTEN_FACTOR = re.compile(r"(?<![\w.])(1e\+?6|1_000_000|1000000|10\s*\*\*\s*6)(?![\w.])", re.I)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_chapter_converts_times_with_the_helpers(path):
+    nb = json.loads(path.read_text())
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] == "code":
+            source = "".join(cell["source"])
+            found = HAND_WRITTEN_FACTOR.findall(source)
+            assert not found, f"cell {i} writes {found[0]}: use secs(t_us) / us(seconds) from tcpsim"
+
+
+def test_the_factor_check_sees_a_hand_written_conversion():
+    assert HAND_WRITTEN_FACTOR.findall("print(c.t / 1e6, r.t * 1_000_000, x / 1000000)") == [
+        "1e6", "1_000_000", "1000000"]
+    assert not HAND_WRITTEN_FACTOR.findall("isn = 4294967295; n = 21000000; secs(c.t); count = 20000")

@@ -1,8 +1,20 @@
-"""The drop-a-packet panel: what can be dropped, its static twin, its widget."""
+"""The drop-a-packet panel: what can be dropped, its static twin, its widget, and
+where the words it shows come from (tcpsim.book.text)."""
+
+import json
+import re
+import string
+from html import escape
+from pathlib import Path
 
 import pytest
 
+from tcpsim.book import text
+from tcpsim.book.text import TEXT, html, page_script, page_text, t
 from tcpsim.widgets import DropPanel
+
+BOOK_LAYER = Path(text.__file__).resolve().parent
+SCRIPT = (BOOK_LAYER / "static" / "tcpsim-panels.js").read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +91,68 @@ def test_knobs_start_from_the_scenarios_own_what_if_and_can_undo_it():
 def test_segments_the_scenario_already_loses_are_not_offered():
     p = DropPanel("lost-synack")
     assert all(not (d.src == "server" and d.flags == "SA") for d in p.droppable)
+
+
+# ------------------------------------------------------------- the words
+def test_a_text_is_looked_up_by_key_and_an_unknown_key_fails_loudly():
+    assert t("caption", title="connect-close", what="nothing") == "connect-close: dropped nothing"
+    with pytest.raises(KeyError, match="no text 'caption.nope' in tcpsim.book.text.TEXT"):
+        t("caption.nope")
+    with pytest.raises(KeyError, match="what"):
+        t("caption", title="a field left out")
+    assert html("widget.heading", title="a<b") == "<b>a&lt;b</b>: click a segment to lose it"
+
+
+def test_the_static_twin_and_the_widget_show_the_catalogues_words(panel):
+    page = panel.static_html()
+    assert escape(TEXT["static.note"]) in page and f'aria-label="{TEXT["static.controls"]}"' in page
+    figure = panel.show(drop=[6], time_wait=False)._repr_html_()
+    assert f"<summary>{TEXT['figure.table']}</summary>" in figure
+    assert TEXT["setting.time_wait.off"] in figure and escape(t("segment.dropped", index=6, src="client",
+                                                                flags="ACK")) in figure
+    controls = panel.widget().children[0]
+    assert controls.children[0].value == html("widget.heading", title=panel.title)
+    assert controls.children[2].children[0].description == TEXT["knob.time_wait"]
+    assert controls.children[2].children[-1].description == TEXT["widget.reset"]
+    events = panel.render()["events"]
+    assert controls.children[4].value == html("widget.status", lost=TEXT["widget.none"], events=events)
+
+
+def test_a_translation_plugs_in_at_the_catalogue(panel, monkeypatch):
+    monkeypatch.setitem(TEXT, "caption.nothing", "rien")
+    monkeypatch.setitem(TEXT, "knob.time_wait", "TIME_WAIT actif")
+    assert "connect-close: dropped rien" in panel.show()._repr_html_()
+    assert panel.page_data(max_drops=0)["knobs"][0]["label"] == "TIME_WAIT actif"
+
+
+def _keys_used_in_python() -> list[re.Pattern]:
+    """Every key the book layer's Python looks up; f-string keys become patterns."""
+    used = []
+    for path in sorted(set(BOOK_LAYER.glob("*.py")) - {Path(text.__file__)}):   # not the catalogue's examples
+        for key in re.findall(r"\b(?:t|html)\(\s*f?\"([^\"]+)\"", path.read_text(encoding="utf-8")):
+            used.append(re.compile(re.sub(r"\\\{.*?\\\}", r"\\w+", re.escape(key)) + "$"))
+    return used
+
+
+def test_every_key_is_in_the_catalogue_and_every_text_is_used():
+    used = _keys_used_in_python()
+    page_keys = set(re.findall(r"\bt\(\"(\w+)\"", SCRIPT))
+    for key in TEXT:
+        assert key.startswith("page.") or any(p.match(key) for p in used), f"TEXT[{key!r}] is never shown"
+    for pattern in used:
+        assert any(pattern.match(key) for key in TEXT), f"{pattern.pattern} is not in TEXT"
+    assert page_keys == set(page_text()), "the page script looks up exactly the page.* texts"
+
+
+def test_the_page_script_has_no_words_of_its_own():
+    """Its texts come from the page (window.tcpsimText, written by the Sphinx extension)."""
+    bare = re.sub(r'\bt\("\w+"', "t(", SCRIPT)                   # without the keys it looks up
+    for key, template in page_text().items():
+        longest = max(re.split(r"\{\w+\}", template), key=len).strip()
+        spelled = longest if " " in longest else f'"{longest}"'    # a phrase, or a one-word literal
+        assert len(longest) < 3 or spelled not in bare, f"tcpsim-panels.js spells out the {key!r} text"
+        for _, _name, spec, conversion in string.Formatter().parse(template):
+            assert not spec and not conversion, f"{key!r}: the page script fills plain {{fields}} only"
+    body = page_script()
+    assert body.startswith("window.tcpsimText = ") and body.endswith(";") and "</" not in body
+    assert json.loads(body.removeprefix("window.tcpsimText = ").removesuffix(";")) == page_text()

@@ -2,37 +2,51 @@
 
 A `DropPanel` wraps a scenario.  Its *droppable* segments are those of the
 scenario's own run that the scenario does not already lose, each named by who
-sent it, its flags, seq and ack (and which copy, if identical ones were sent), so that dropping it means the same thing
-in any combination: the network loses exactly that transmission, and a
-retransmission of it is a new one that gets through.  A panel can also turn
-what-if knobs (TIME_WAIT off, the two-way handshake, the profile, the delay).
+sent it, its flags, seq and ack (and which copy, if identical ones were sent),
+so that dropping it means the same thing in any combination: the network loses
+exactly that transmission, and a retransmission of it is a new one that gets
+through.  A panel can also turn what-if knobs (TIME_WAIT off, the two-way
+handshake, the profile, the delay).
 
 Three faces, all computed from the same `render()`:
 
 * `panel.show(drop=..., **knobs)` -- a static figure (ladder, state diagram,
   trace table) that prints the same bytes every time, so nbval checks it and
-  the website shows it without a kernel: the widget's static twin;
+  the website shows it without a kernel: the widget's static twin
+  (`tcpsim.book.figure`);
 * `panel.widget()` -- the ipywidgets panel for JupyterLab: a toggle per
   segment, the knobs, a step slider that walks the run event by event, and a
-  reset button;
+  reset button (`tcpsim.book.live`);
 * `panel.variants()` -- every single and pair of drops (with each knob
-  setting), pre-rendered, for a page that has no kernel behind it.
+  setting), pre-rendered, for a page that has no kernel behind it
+  (`tcpsim.book.sphinx` writes them next to the site).
+
+Every word a reader sees comes from `tcpsim.book.text`.
 """
 
 from __future__ import annotations
 
 import copy
-import functools
 import hashlib
 import itertools
 import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
+from typing import Any, TypedDict
 
-from ..render.state_diagram import state_diagram
-from ..render.ladder import flag_words, ladder
 from ..core.network import run
 from ..core.scenario import builtin, load
+from ..core.trace import Trace
+from ..render.ladder import flag_words, ladder
+from ..render.state_diagram import state_diagram
+from .figure import PanelFigure
+from .text import TEXT, t
+
+Scenario = dict[str, Any]
+KnobValue = bool | str | float
+#: knob name -> its KnobValue, as `render(**knobs)` takes them
+Knobs = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -49,81 +63,130 @@ class Droppable:
 
     @property
     def label(self) -> str:
-        nums = f"seq={self.seq}" + (f" ack={self.ack}" if self.ack is not None else "")
-        return f"{self.index}. {self.src} → {self.dst} {flag_words(self.flags)} {nums}"
+        """"2. server → client SYN,ACK seq=300 ack=101": its toggle's text."""
+        numbers = (t("segment.numbers", seq=self.seq) if self.ack is None
+                   else t("segment.numbers.ack", seq=self.seq, ack=self.ack))
+        return t("segment.label", index=self.index, src=self.src, dst=self.dst,
+                 flags=flag_words(self.flags), numbers=numbers)
 
-    def rule(self) -> dict:
-        return {"action": "drop", "src": self.src, "flags": self.flags, "seq": self.seq,
-                "ack": self.ack, "nth": self.nth} if self.ack is not None else {
-                "action": "drop", "src": self.src, "flags": self.flags, "seq": self.seq, "nth": self.nth}
+    @property
+    def dropped_text(self) -> str:
+        """"#2 (server's SYN,ACK)": how a caption names it."""
+        return t("segment.dropped", index=self.index, src=self.src, flags=flag_words(self.flags))
+
+    def rule(self) -> dict[str, Any]:
+        """The scenario's network rule that loses exactly this transmission."""
+        rule: dict[str, Any] = {"action": "drop", "src": self.src, "flags": self.flags, "seq": self.seq}
+        if self.ack is not None:
+            rule["ack"] = self.ack
+        rule["nth"] = self.nth
+        return rule
 
 
-KNOBS = {
-    "time_wait": "TIME_WAIT on (off is not TCP)",
-    "two_way": "two-way handshake (not TCP)",
-    "profile": "profile",
-    "delay": "one-way delay (s)",
-}
-#: The values `variants()` pre-renders for each knob, the default first.
-KNOB_VALUES = {"time_wait": (True, False), "two_way": (False, True), "profile": ("linux", "rfc9293"),
-               "delay": (0.05, 0.005, 0.25)}
+#: The values `variants()` pre-renders for each knob, the default first; its
+#: keys are the knobs a panel may offer.
+KNOB_VALUES: dict[str, tuple[KnobValue, ...]] = {
+    "time_wait": (True, False), "two_way": (False, True), "profile": ("linux", "rfc9293"),
+    "delay": (0.05, 0.005, 0.25)}
 
 
-def spec_id(spec: dict) -> str:
+class _KnobLabels(Mapping[str, str]):
+    """knob -> its label, read from `tcpsim.book.text` at each lookup."""
+
+    def __getitem__(self, knob: str) -> str:
+        if knob not in KNOB_VALUES:
+            raise KeyError(knob)
+        return t(f"knob.{knob}")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(KNOB_VALUES)
+
+    def __len__(self) -> int:
+        return len(KNOB_VALUES)
+
+
+#: Each knob's label (the panels' knobs, in order).
+KNOBS: Mapping[str, str] = _KnobLabels()
+
+
+def spec_id(spec: dict[str, Any]) -> str:
     """The short, stable name of a panel's spec (its page data is panel-<id>.js)."""
     text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def knob_key(knobs: dict) -> str:
+def knob_key(knobs: Knobs) -> str:
     """"profile=linux,time_wait=1": how variants() and the page's script name a knob setting."""
     return ",".join(f"{k}={int(v) if isinstance(v, bool) else v}" for k, v in sorted(knobs.items()))
+
+
+def setting_text(knob: str, value: Any) -> str:
+    """How a caption names one knob setting ("TIME_WAIT off (what-if, not TCP)", "profile linux")."""
+    if value in (True, False) and f"setting.{knob}.on" in TEXT:
+        return t(f"setting.{knob}.{'on' if value else 'off'}")
+    return t("setting", label=t(f"knob.{knob}"), value=value)
+
+
+class Rendered(TypedDict):
+    """One setting of a panel, drawn (see `DropPanel.render`)."""
+
+    trace: Trace
+    ladder: str
+    state: str
+    table: str
+    events: int
 
 
 class DropPanel:
     """A scenario whose segments a reader can drop, one at a time or several."""
 
-    def __init__(self, scenario, *, knobs: tuple[str, ...] = (), view: str = "figure",
-                 relative: bool = False, title: str | None = None, endpoints: tuple[str, ...] | None = None):
-        self.base = copy.deepcopy(builtin(scenario) if isinstance(scenario, str) else scenario)
+    def __init__(self, scenario: Scenario | str, *, knobs: Sequence[str] = (), view: str = "figure",
+                 relative: bool = False, title: str | None = None, endpoints: Sequence[str] | None = None):
+        self.base: Scenario = copy.deepcopy(builtin(scenario) if isinstance(scenario, str) else scenario)
         load(self.base)                       # fail early, naming the field, on a bad scenario
-        unknown = [k for k in knobs if k not in KNOBS]
+        unknown = [k for k in knobs if k not in KNOB_VALUES]
         if unknown:
-            raise ValueError(f"unknown knob {unknown[0]!r}; known: {', '.join(KNOBS)}")
+            raise ValueError(f"unknown knob {unknown[0]!r}; known: {', '.join(KNOB_VALUES)}")
         self.knobs = tuple(knobs)
         self.view, self.relative = view, relative
         self.endpoints = tuple(endpoints) if endpoints else None
-        self.title = title or self.base.get("name", "scenario")
+        self.title: str = title or self.base.get("name", "scenario")
         self.droppable = self._droppable()
 
-    def spec(self) -> dict:
+    # ----------------------------------------------------------- its spec
+    def spec(self) -> dict[str, Any]:
         """Everything needed to rebuild this panel (see `from_spec`): plain JSON data."""
         return {"scenario": self.base, "knobs": list(self.knobs), "view": self.view,
                 "relative": self.relative, "title": self.title,
                 "endpoints": list(self.endpoints) if self.endpoints else None}
 
     @classmethod
-    def from_spec(cls, spec: dict) -> "DropPanel":
+    def from_spec(cls, spec: dict[str, Any]) -> DropPanel:
         return cls(spec["scenario"], knobs=tuple(spec["knobs"]), view=spec["view"],
                    relative=spec["relative"], title=spec["title"], endpoints=spec.get("endpoints"))
 
     def spec_id(self) -> str:
         return spec_id(self.spec())
 
-    def knob_values(self, knob: str) -> tuple:
+    # ---------------------------------------------------------- its knobs
+    def knob_values(self, knob: str) -> tuple[KnobValue, ...]:
         """The values a knob offers, this panel's scenario's own value first."""
-        whatif = self.base.get("whatif", {})
-        own = {"profile": self.base.get("profile", "linux"), "delay": self.base.get("delay", 0.05),
-               "time_wait": whatif.get("time_wait") != 0,
-               "two_way": bool(whatif.get("two_way_handshake", False))}[knob]
+        own = self._own_value(knob)
         return (own,) + tuple(v for v in KNOB_VALUES[knob] if v != own)
 
-    def defaults(self) -> dict:
+    def _own_value(self, knob: str) -> KnobValue:
+        whatif = self.base.get("whatif", {})
+        own: dict[str, KnobValue] = {
+            "profile": self.base.get("profile", "linux"), "delay": self.base.get("delay", 0.05),
+            "time_wait": whatif.get("time_wait") != 0, "two_way": bool(whatif.get("two_way_handshake", False))}
+        return own[knob]
+
+    def defaults(self) -> Knobs:
         return {k: self.knob_values(k)[0] for k in self.knobs}
 
     # ------------------------------------------------------------- the runs
     def _droppable(self) -> list[Droppable]:
-        seen: dict[tuple, int] = {}
+        seen: dict[tuple[str, str, int, int | None], int] = {}
         out = []
         for r in run(self.base).segments:
             s = r.seg
@@ -134,8 +197,8 @@ class DropPanel:
             out.append(Droppable(r.i, s.src, s.dst, s.flags, k, s.seq, s.ack))
         return out
 
-    def scenario(self, drop=(), *, time_wait: bool | None = None, two_way: bool | None = None,
-                 profile: str | None = None, delay: float | None = None) -> dict:
+    def scenario(self, drop: Iterable[int | Droppable] = (), *, time_wait: bool | None = None,
+                 two_way: bool | None = None, profile: str | None = None, delay: float | None = None) -> Scenario:
         """The scenario dict with these segments dropped and these knobs set
         (a knob left at None keeps the scenario's own setting)."""
         sc = copy.deepcopy(self.base)
@@ -143,16 +206,7 @@ class DropPanel:
         if chosen:
             net = sc.setdefault("network", {})
             net["rules"] = list(net.get("rules", [])) + [d.rule() for d in chosen]
-        whatif = dict(sc.get("whatif", {}))
-        if time_wait is False:
-            whatif["time_wait"] = 0
-        elif time_wait is True and whatif.get("time_wait") == 0:
-            del whatif["time_wait"]
-        if two_way is not None:
-            whatif["two_way_handshake"] = two_way
-            if not two_way:
-                del whatif["two_way_handshake"]
-        sc.pop("whatif", None)
+        whatif = _whatif(sc.pop("whatif", {}), time_wait, two_way)
         if whatif:
             sc["whatif"] = whatif
         if profile is not None:
@@ -161,7 +215,7 @@ class DropPanel:
             sc["delay"] = delay
         return sc
 
-    def _find(self, d) -> Droppable:
+    def _find(self, d: int | Droppable) -> Droppable:
         if isinstance(d, Droppable):
             return d
         for x in self.droppable:
@@ -169,11 +223,11 @@ class DropPanel:
                 return x
         raise ValueError(f"no segment {d!r} to drop; choose from 1 to {len(self.droppable)}")
 
-    def run(self, drop=(), **knobs):
+    def run(self, drop: Iterable[int | Droppable] = (), **knobs: Any) -> Trace:
         return run(self.scenario(drop, **knobs))
 
     # ------------------------------------------------------------ rendering
-    def render(self, drop=(), step: int | None = None, **knobs) -> dict:
+    def render(self, drop: Iterable[int | Droppable] = (), step: int | None = None, **knobs: Any) -> Rendered:
         """Ladder SVG, state-diagram SVG and trace-table HTML for one setting."""
         trace = self.run(drop, **knobs)
         endpoints = list(self.endpoints) if self.endpoints else trace.endpoints()[:2]
@@ -183,33 +237,39 @@ class DropPanel:
         return {"trace": trace, "ladder": lad.svg(), "state": dia.svg(),
                 "table": trace._repr_html_(), "events": len(trace.segments) + len(trace.changes)}
 
-    def show(self, drop=(), step: int | None = None, **knobs) -> "PanelFigure":
+    def show(self, drop: Iterable[int | Droppable] = (), step: int | None = None, **knobs: Any) -> PanelFigure:
         """The static figure for one setting (deterministic; the widget's twin)."""
         chosen = [self._find(d) for d in drop]
         r = self.render(chosen, step, **knobs)
-        what = ", ".join(f"#{d.index} ({d.src}'s {flag_words(d.flags)})" for d in chosen) or "nothing"
-        words = {("time_wait", True): "TIME_WAIT on", ("time_wait", False): "TIME_WAIT off (what-if, not TCP)",
-                 ("two_way", False): "three-way handshake", ("two_way", True): "two-way handshake (what-if, not TCP)"}
-        caption = f"{self.title}: dropped {what}" + "".join(
-            "; " + words.get((k, v), f"{KNOBS[k]} {v}") for k, v in sorted(knobs.items()) if k in KNOBS)
-        return PanelFigure(caption, r["ladder"], r["state"], r["table"], r["trace"])
+        return PanelFigure(self.caption(chosen, knobs), r["ladder"], r["state"], r["table"], r["trace"])
 
-    def variants(self, max_drops: int = 2) -> dict:
-        """Every set of at most `max_drops` dropped segments, with every value
-        of every knob, pre-rendered.  Keys are like "2,5|time_wait=0"."""
+    def caption(self, chosen: Sequence[Droppable], knobs: Knobs) -> str:
+        """"connect-close: dropped #6 (client's ACK); TIME_WAIT off (what-if, not TCP)"."""
+        what = t("list.separator").join(d.dropped_text for d in chosen) or t("caption.nothing")
+        settings = "".join(t("caption.setting", setting=setting_text(k, v))
+                           for k, v in sorted(knobs.items()) if k in KNOB_VALUES)
+        return t("caption", title=self.title, what=what) + settings
+
+    def _settings(self, max_drops: int) -> Iterator[tuple[tuple[int, ...], Knobs]]:
+        """Every set of at most `max_drops` dropped segments, with every knob setting."""
         names = sorted(self.knobs)
-        out = {}
         idx = [d.index for d in self.droppable]
         for n in range(max_drops + 1):
             for combo in itertools.combinations(idx, n):
                 for values in itertools.product(*(self.knob_values(k) for k in names)):
-                    knobs = dict(zip(names, values))
-                    r = self.render(combo, **knobs)
-                    key = ",".join(map(str, combo)) + "|" + knob_key(knobs)
-                    out[key] = {"ladder": r["ladder"], "state": r["state"], "table": r["table"]}
+                    yield combo, dict(zip(names, values, strict=True))
+
+    def variants(self, max_drops: int = 2) -> dict[str, dict[str, str]]:
+        """Every set of at most `max_drops` dropped segments, with every value
+        of every knob, pre-rendered.  Keys are like "2,5|time_wait=0"."""
+        out = {}
+        for combo, knobs in self._settings(max_drops):
+            r = self.render(combo, **knobs)
+            key = ",".join(map(str, combo)) + "|" + knob_key(knobs)
+            out[key] = {"ladder": r["ladder"], "state": r["state"], "table": r["table"]}
         return out
 
-    def page_data(self, max_drops: int = 2) -> dict:
+    def page_data(self, max_drops: int = 2) -> dict[str, Any]:
         """What a page without a kernel needs: the controls and every variant,
         each distinct SVG or table stored once."""
         strings: dict[str, int] = {}
@@ -218,139 +278,45 @@ class DropPanel:
             table[key] = [strings.setdefault(v[part], len(strings)) for part in ("ladder", "state", "table")]
         return {"id": self.spec_id(), "title": self.title, "max_drops": max_drops,
                 "droppable": [{"index": d.index, "label": d.label} for d in self.droppable],
-                "knobs": [{"name": k, "label": KNOBS[k], "values": list(self.knob_values(k)),
+                "knobs": [{"name": k, "label": t(f"knob.{k}"), "values": list(self.knob_values(k)),
                            "default": self.defaults()[k]} for k in sorted(self.knobs)],
                 "strings": list(strings), "variants": table}
 
     def static_html(self) -> str:
         """The kernel-free form of the live panel: the figure with nothing dropped plus the
-        spec a page script turns into working controls (see tcpsim.sphinx)."""
+        spec a page script turns into working controls (see tcpsim.book.sphinx)."""
         spec = json.dumps(self.spec(), sort_keys=True, separators=(",", ":")).replace("</", "<\\/")
         fig = self.show(**self.defaults())._repr_html_()
         return (f'<div class="tcpsim-live" data-tcpsim-panel="{self.spec_id()}">'
                 f'<script type="application/json" class="tcpsim-spec">{spec}</script>'
-                f'<div class="tcpsim-controls" role="group" aria-label="drop segments">'
-                f'<p class="tcpsim-note">The drop controls appear here on the website (with JavaScript), '
-                f'or live when this cell runs in JupyterLab.</p></div>{fig}</div>')
+                f'<div class="tcpsim-controls" role="group" aria-label="{escape(t("static.controls"))}">'
+                f'<p class="tcpsim-note">{escape(t("static.note"))}</p></div>{fig}</div>')
 
     # ---------------------------------------------------------- the widget
-    def widget(self):
+    def widget(self) -> Any:
         """The interactive panel (ipywidgets): toggles, knobs, step slider, reset."""
-        import ipywidgets as w
+        from .live import LivePanel
 
-        toggles = [w.ToggleButton(value=False, description=d.label, tooltip=f"drop {d.label}",
-                                  icon="times", layout=w.Layout(width="auto"))
-                   for d in self.droppable]
-        knob_w = {}
-        if "time_wait" in self.knobs:
-            knob_w["time_wait"] = w.Checkbox(value=self.defaults()["time_wait"], description=KNOBS["time_wait"],
-                                             indent=False)
-        if "two_way" in self.knobs:
-            knob_w["two_way"] = w.Checkbox(value=self.defaults()["two_way"], description=KNOBS["two_way"],
-                                           indent=False)
-        if "profile" in self.knobs:
-            knob_w["profile"] = w.Dropdown(options=list(self.knob_values("profile")),
-                                           value=self.defaults()["profile"], description="profile")
-        if "delay" in self.knobs:
-            knob_w["delay"] = w.Dropdown(options=sorted(self.knob_values("delay")),
-                                         value=self.defaults()["delay"], description=KNOBS["delay"])
-        step = w.IntSlider(value=0, min=0, max=1, description="step", continuous_update=True)
-        play = w.Play(value=0, min=0, max=1, interval=700, description="play")
-        w.jslink((play, "value"), (step, "value"))
-        reset = w.Button(description="reset", icon="undo")
-        status = w.HTML()
-        lad, dia, table = w.HTML(), w.HTML(), w.HTML()
-        state = {"busy": False}
-
-        def settings():
-            drops = [d for d, t in zip(self.droppable, toggles) if t.value]
-            knobs = {k: x.value for k, x in knob_w.items()}
-            return drops, knobs
-
-        def redraw(*_, keep_step=False):
-            if state["busy"]:
-                return
-            drops, knobs = settings()
-            s = step.value if keep_step and step.value < step.max else None
-            r = self.render(drops, step=s, **knobs)
-            lad.value, dia.value, table.value = r["ladder"], r["state"], r["table"]
-            if not keep_step:
-                state["busy"] = True
-                step.max = play.max = r["events"]
-                step.value = play.value = r["events"]
-                state["busy"] = False
-            lost = ", ".join(f"#{d.index}" for d in drops) or "none"
-            status.value = f"<b>dropped:</b> {escape(lost)} &nbsp; <b>events:</b> {r['events']}"
-
-        def on_reset(_):
-            state["busy"] = True
-            for t in toggles:
-                t.value = False
-            for k, x in knob_w.items():
-                x.value = self.defaults()[k]
-            state["busy"] = False
-            redraw()
-
-        for t in toggles:
-            t.observe(redraw, names="value")
-        for x in knob_w.values():
-            x.observe(redraw, names="value")
-        step.observe(lambda ch: redraw(keep_step=True), names="value")
-        reset.on_click(on_reset)
-        redraw()
-        controls = w.VBox([w.HTML(f"<b>{escape(self.title)}</b>: click a segment to lose it"),
-                           w.HBox(toggles, layout=w.Layout(flex_flow="row wrap")),
-                           w.HBox(list(knob_w.values()) + [reset]),
-                           w.HBox([play, step]), status])
-        box = _live_box_class()([controls, w.HBox([lad, dia], layout=w.Layout(flex_flow="row wrap")), table])
-        box.static = self.static_html()
-        return box
+        return LivePanel(self).box
 
 
-@functools.cache
-def _live_box_class():
-    import ipywidgets as w
-
-    class LiveBox(w.VBox):
-        """The live panel; displayed where there is no kernel, it offers its
-        kernel-free twin as text/html (the website uses that)."""
-
-        static = ""
-
-        def _repr_mimebundle_(self, **kwargs):
-            data = super()._repr_mimebundle_(**kwargs)
-            if self.static:
-                data["text/html"] = self.static
-            return data
-
-    return LiveBox
+def _whatif(whatif: dict[str, Any], time_wait: bool | None, two_way: bool | None) -> dict[str, Any]:
+    """A scenario's what-ifs with the knobs turned (None leaves a knob as the scenario has it)."""
+    whatif = dict(whatif)
+    if time_wait is False:
+        whatif["time_wait"] = 0
+    elif time_wait is True and whatif.get("time_wait") == 0:
+        del whatif["time_wait"]
+    if two_way:
+        whatif["two_way_handshake"] = two_way
+    elif two_way is not None:
+        whatif.pop("two_way_handshake", None)
+    return whatif
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     if name == "LiveBox":                     # ipywidgets is imported only when a widget is made
-        return _live_box_class()
-    raise AttributeError(name)
+        from .live import live_box_class
 
-
-class PanelFigure:
-    """Ladder, state diagram and trace table side by side, as static HTML."""
-
-    def __init__(self, caption, ladder_svg, state_svg, table_html, trace):
-        self.caption, self.ladder, self.state, self.table, self.trace = (
-            caption, ladder_svg, state_svg, table_html, trace)
-
-    def _repr_html_(self) -> str:
-        return ('<figure class="tcpsim-panel">'
-                '<style>.tcpsim-panel svg{max-width:100%;height:auto}</style>'
-                f'<figcaption class="tcpsim-caption">{escape(self.caption)}</figcaption>'
-                '<div style="display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start">'
-                f'<div class="tcpsim-ladder" style="max-width:100%;overflow-x:auto">{self.ladder}</div>'
-                f'<div class="tcpsim-state" style="max-width:100%;overflow-x:auto">{self.state}</div></div>'
-                f'<details><summary>trace table</summary><div class="tcpsim-table">{self.table}</div>'
-                '</details></figure>')
-
-    def __repr__(self) -> str:
-        return f"<PanelFigure {self.caption}>"
-
-    def __str__(self) -> str:
-        return self.caption + "\n" + self.trace.table()
+        return live_box_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,9 +9,10 @@ pre-renders every single and pair of drops with every knob value
 ``_static/tcpsim/panel-<id>.js``.  ``tcpsim-panels.js`` loads that file with
 a plain ``<script>`` tag (so the page works from ``file://`` too) and swaps
 the figures when the reader toggles a segment.  Nothing is fetched from
-outside the site.
+outside the site.  The script's words (hints, status lines, error messages)
+are written into every page from `tcpsim.book.text` (``window.tcpsimText``).
 
-Use it by listing ``tcpsim.sphinx`` in ``sphinx.extra_extensions``.
+Use it by listing ``tcpsim.book.sphinx`` (or its old name ``tcpsim.sphinx``) in ``sphinx.extra_extensions``.
 """
 
 from __future__ import annotations
@@ -22,20 +23,22 @@ import html
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from .panels import DropPanel, spec_id
+from .text import page_script
 
 STATIC = Path(__file__).parent / "static"
 SPEC = re.compile(r'<script type="application/json" class="tcpsim-spec">(.*?)</script>', re.S)
 
 
-def _write_panels(app, exception) -> None:
+def _write_panels(app: Any, exception: BaseException | None) -> None:
     if exception is not None or app.builder.format != "html":
         return
     out = Path(app.outdir)
     target = out / "_static" / "tcpsim"
     target.mkdir(parents=True, exist_ok=True)
-    done = set()
+    done: set[str] = set()
     for page in sorted(out.rglob("*.html")):
         for raw in SPEC.findall(page.read_text(encoding="utf-8")):
             spec = json.loads(html.unescape(raw) if raw.lstrip().startswith("{&") else raw)
@@ -53,12 +56,13 @@ def _write_panels(app, exception) -> None:
             done.add(pid)
 
 
-def _tidy_scripts(app, pagename, templatename, context, doctree) -> None:
+def _tidy_scripts(app: Any, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
     """Drop the frozen ipywidget state myst-nb would embed (the page shows the
     kernel-free twin instead; it would only add weight) and duplicate scripts."""
     files = context.get("script_files")
     if files:
-        kept, seen = [], set()
+        kept: list[Any] = []
+        seen: set[tuple[Any, ...]] = set()
         for f in files:
             attrs = getattr(f, "attributes", {}) or {}
             if attrs.get("type") == "application/vnd.jupyter.widget-state+json":
@@ -71,12 +75,13 @@ def _tidy_scripts(app, pagename, templatename, context, doctree) -> None:
         context["script_files"] = kept
 
 
-def _static_path(app) -> None:
+def _static_path(app: Any) -> None:
     app.config.html_static_path.append(str(STATIC))
 
 
-def setup(app):
+def setup(app: Any) -> dict[str, Any]:
     app.connect("builder-inited", _static_path)
+    app.add_js_file(None, body=page_script())    # the words of tcpsim-panels.js, before it runs
     app.add_js_file("tcpsim-panels.js")
     app.add_css_file("tcpsim-panels.css")
     app.connect("build-finished", _write_panels)

@@ -1,9 +1,21 @@
-/* Kernel-free drop-a-packet panels (see tcpsim/sphinx.py).
+/* Kernel-free drop-a-packet panels (see tcpsim/book/sphinx.py).
  * Each .tcpsim-live element carries its panel id; the pre-rendered runs are
  * in _static/tcpsim/panel-<id>.js, loaded with a script tag.  A toggle swaps
- * the ladder, the state diagram and the trace table for the stored ones. */
+ * the ladder, the state diagram and the trace table for the stored ones.
+ * Every word shown comes from tcpsim/book/text.py: the page carries its
+ * "page.*" templates as window.tcpsimText, and t() fills in their {fields}. */
 (function () {
   "use strict";
+  function t(key, fields) {
+    var template = (window.tcpsimText || {})[key];
+    if (template === undefined) {
+      if (window.console) console.error("tcpsim: no text " + JSON.stringify(key) + " in window.tcpsimText");
+      return "[" + key + "]";
+    }
+    return template.replace(/\{(\w+)\}/g, function (whole, name) {
+      return fields && Object.prototype.hasOwnProperty.call(fields, name) ? String(fields[name]) : whole;
+    });
+  }
   function root() {
     var r = document.documentElement.dataset.content_root;
     if (r !== undefined) return r;
@@ -30,12 +42,11 @@
     var drops = [], knobs = {};
     data.knobs.forEach(function (k) { knobs[k.name] = k.default; });
     controls.innerHTML = "";
-    controls.appendChild(el("p", {"class": "tcpsim-hint"},
-      "Click a segment to lose it (up to " + data.max_drops + " at once on this page; in JupyterLab, any number)."));
+    controls.appendChild(el("p", {"class": "tcpsim-hint"}, t("hint", {max_drops: data.max_drops})));
     var row = el("div", {"class": "tcpsim-buttons"});
     var buttons = data.droppable.map(function (d) {
       var b = el("button", {"type": "button", "class": "tcpsim-drop", "aria-pressed": "false",
-                            "data-index": String(d.index)}, "✕ " + d.label);
+                            "data-index": String(d.index)}, t("drop", {label: d.label}));
       b.addEventListener("click", function () {
         var i = drops.indexOf(d.index);
         if (i >= 0) drops.splice(i, 1); else if (drops.length < data.max_drops) drops.push(d.index);
@@ -70,7 +81,7 @@
       knobInputs[k.name] = input;
       knobRow.appendChild(label);
     });
-    var reset = el("button", {"type": "button", "class": "tcpsim-reset"}, "reset");
+    var reset = el("button", {"type": "button", "class": "tcpsim-reset"}, t("reset"));
     reset.addEventListener("click", function () {
       drops = [];
       data.knobs.forEach(function (k) {
@@ -96,7 +107,7 @@
     function update() {
       var t0 = performance.now();
       var v = data.variants[key()];
-      if (!v) { fail(box, "This combination was not pre-computed (" + key() + ")."); return; }
+      if (!v) { fail(box, t("not_computed", {key: key()})); return; }
       ladder.innerHTML = data.strings[v[0]];
       state.innerHTML = data.strings[v[1]];
       table.innerHTML = data.strings[v[2]];
@@ -105,9 +116,10 @@
         b.setAttribute("aria-pressed", on ? "true" : "false");
         b.disabled = !on && drops.length >= data.max_drops;
       });
-      var lost = drops.length ? drops.slice().sort(function (a, b) { return a - b; }).map(function (i) { return "#" + i; }).join(", ") : "nothing";
-      caption.textContent = data.title + ": dropped " + lost;
-      status.textContent = "Dropped: " + lost + ".";
+      var lost = drops.length ? drops.slice().sort(function (a, b) { return a - b; })
+        .map(function (i) { return t("ref", {index: i}); }).join(t("separator")) : t("nothing");
+      caption.textContent = t("caption", {title: data.title, lost: lost});
+      status.textContent = t("status", {lost: lost});
       box.dataset.redrawMs = (performance.now() - t0).toFixed(2);
     }
     update();
@@ -123,7 +135,7 @@
   }
   function ready(box, id) {
     unpack(window.tcpsimPanels[id]).then(function (data) { build(box, data); }, function (e) {
-      fail(box, "This panel's pre-computed runs could not be read (" + e + "); rebuild the site.");
+      fail(box, t("unreadable", {error: e}));
     });
   }
   function start() {
@@ -135,10 +147,10 @@
       s.src = root() + "_static/tcpsim/panel-" + id + ".js";
       s.onload = function () {
         if (window.tcpsimPanels[id]) ready(box, id);
-        else fail(box, "This panel's pre-computed runs are missing (panel " + id + "); rebuild the site.");
+        else fail(box, t("missing", {id: id}));
       };
       s.onerror = function () {
-        fail(box, "This panel's pre-computed runs could not be loaded (_static/tcpsim/panel-" + id + ".js is missing); rebuild the site. The figure below shows the run without losses.");
+        fail(box, t("unloadable", {id: id}));
       };
       document.head.appendChild(s);
     });

@@ -1,0 +1,115 @@
+"""Every word the drop-a-packet panels show a reader, in one place.
+
+The panels have three faces -- the static figure (`DropPanel.show`), the
+ipywidgets panel in JupyterLab (`DropPanel.widget`) and the kernel-free panel
+on the website (``static/tcpsim-panels.js``) -- and all of them take their
+text from `TEXT`, looked up by key:
+
+    t("caption", title="connect-close", what="nothing")   # plain text
+    html("widget.heading", title="a < b")                  # markup, fields escaped
+
+Templates use ``str.format`` fields.  The keys in `PAGE_KEYS` are the ones the
+website's script needs; the Sphinx extension writes them into every page
+(`page_text`), so the script holds no English of its own.  Those templates use
+only plain ``{name}`` fields, which the script fills in itself.
+
+Nothing copies a text out of `TEXT` at import time, so a translation -- another
+dict with the same keys and the same fields in each template -- plugs in by
+updating `TEXT` (`tests/test_widgets.py` checks that every key looked up
+exists, that every text is shown somewhere, and that the page's templates have
+plain fields only).  `DropPanel`'s error messages are for the author of a
+chapter, not its reader, and stay in the code that raises them.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from html import escape
+from typing import Final
+
+TEXT: Final[dict[str, str]] = {
+    # -- the what-if knobs: their labels, and how a caption names a setting
+    "knob.time_wait": "TIME_WAIT on (off is not TCP)",
+    "knob.two_way": "two-way handshake (not TCP)",
+    "knob.profile": "profile",
+    "knob.delay": "one-way delay (s)",
+    "setting.time_wait.on": "TIME_WAIT on",
+    "setting.time_wait.off": "TIME_WAIT off (what-if, not TCP)",
+    "setting.two_way.off": "three-way handshake",
+    "setting.two_way.on": "two-way handshake (what-if, not TCP)",
+    "setting": "{label} {value}",
+    # -- a droppable segment, and how a caption or a status line names it
+    "segment.label": "{index}. {src} → {dst} {flags} {numbers}",
+    "segment.numbers": "seq={seq}",
+    "segment.numbers.ack": "seq={seq} ack={ack}",
+    "segment.dropped": "#{index} ({src}'s {flags})",
+    "segment.ref": "#{index}",
+    "list.separator": ", ",
+    # -- the static figure (the widget's twin)
+    "caption": "{title}: dropped {what}",
+    "caption.setting": "; {setting}",
+    "caption.nothing": "nothing",
+    "figure.table": "trace table",
+    "static.controls": "drop segments",
+    "static.note": ("The drop controls appear here on the website (with JavaScript), "
+                    "or live when this cell runs in JupyterLab."),
+    # -- the live panel in JupyterLab (values marked html are markup)
+    "widget.heading": "<b>{title}</b>: click a segment to lose it",
+    "widget.tooltip": "drop {label}",
+    "widget.step": "step",
+    "widget.play": "play",
+    "widget.reset": "reset",
+    "widget.status": "<b>dropped:</b> {lost} &nbsp; <b>events:</b> {events}",
+    "widget.none": "none",
+    # -- the kernel-free panel on the website (tcpsim-panels.js)
+    "page.hint": "Click a segment to lose it (up to {max_drops} at once on this page; in JupyterLab, any number).",
+    "page.drop": "✕ {label}",
+    "page.reset": "reset",
+    "page.caption": "{title}: dropped {lost}",
+    "page.status": "Dropped: {lost}.",
+    "page.nothing": "nothing",
+    "page.ref": "#{index}",
+    "page.separator": ", ",
+    "page.not_computed": "This combination was not pre-computed ({key}).",
+    "page.unreadable": "This panel's pre-computed runs could not be read ({error}); rebuild the site.",
+    "page.missing": "This panel's pre-computed runs are missing (panel {id}); rebuild the site.",
+    "page.unloadable": ("This panel's pre-computed runs could not be loaded (_static/tcpsim/panel-{id}.js is "
+                        "missing); rebuild the site. The figure below shows the run without losses."),
+}
+
+#: The keys the website's script looks up (see `page_text`).
+PAGE_KEYS: Final[tuple[str, ...]] = tuple(k for k in TEXT if k.startswith("page."))
+
+def _template(key: str) -> str:
+    try:
+        return TEXT[key]
+    except KeyError:
+        raise KeyError(f"no text {key!r} in tcpsim.book.text.TEXT") from None
+
+
+def t(key: str, **fields: object) -> str:
+    """The text under `key`, its ``{fields}`` filled in (a missing one is an error)."""
+    return _template(key).format(**fields)
+
+
+def html(key: str, **fields: object) -> str:
+    """Like `t`, for a template that is markup (or is put into markup): the
+    fields are escaped, the template is not."""
+    return _template(key).format(**{k: escape(str(v)) for k, v in fields.items()})
+
+
+def fields_of(key: str) -> set[str]:
+    """The names of the fields a template expects."""
+    return {name for _, name, _, _ in string.Formatter().parse(_template(key)) if name}
+
+
+def page_text() -> dict[str, str]:
+    """The templates the website's script needs, keyed without their "page." prefix."""
+    return {key.removeprefix("page."): TEXT[key] for key in PAGE_KEYS}
+
+
+def page_script() -> str:
+    """A script body that hands `page_text` to tcpsim-panels.js (``window.tcpsimText``)."""
+    data = json.dumps(page_text(), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return "window.tcpsimText = " + data.replace("</", "<\\/") + ";"
