@@ -8,6 +8,8 @@ the two meet; nothing else writes ``1_000_000`` or ``1e6``.
 
 from __future__ import annotations
 
+from typing import overload
+
 #: Microseconds per second.
 US = 1_000_000
 
@@ -17,6 +19,10 @@ def us(seconds: float) -> int:
     return round(seconds * US)
 
 
+@overload
+def secs(t_us: int) -> float: ...
+@overload
+def secs(t_us: None) -> None: ...
 def secs(t_us: int | None) -> float | None:
     """Integer microseconds to seconds (None stays None)."""
     return None if t_us is None else t_us / US
