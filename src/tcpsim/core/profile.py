@@ -127,7 +127,7 @@ def _expected(key: str, default: object) -> str:
     if isinstance(default, str):
         return "must be 'linux' or 'rfc6298'"
     top = MAXIMUM.get(key, MAX_SECONDS)
-    low = "> 0" if key in POSITIVE else ">= 0"
+    low = (">= 1e-06" if isinstance(default, float) else "> 0") if key in POSITIVE else ">= 0"
     return f"must be a number {low} and <= {top:g}" + (" (or null)" if key == "fin_timeout" else "")
 
 
@@ -145,8 +145,9 @@ def _ok(key: str, value: object, default: object) -> bool:
     if isinstance(default, float) or default is None:
         if value is None:
             return key == "fin_timeout"
+        # a positive time must be at least the clock's tick, one microsecond
         return (isinstance(value, (int, float)) and math.isfinite(value)
-                and (value > 0 if positive else value >= 0))
+                and (value >= 1e-6 if positive else value >= 0))
     return isinstance(value, str) and (key != "rto_formula" or value in ("linux", "rfc6298"))
 
 

@@ -308,7 +308,10 @@ def load(source: Scenario | dict[str, Any] | str | Path) -> Scenario:
     if isinstance(source, Scenario):
         return source
     if isinstance(source, (str, Path)):
-        return load(read_source(source))
+        data = read_source(source)
+        if not isinstance(data, dict):       # e.g. a file holding a string: never a name to follow
+            raise ScenarioError(str(source), f"must hold a scenario (an object), got {type(data).__name__}")
+        source = data
     d = _obj(source, "scenario")
     _keys(d, ("name", "description", "profile", "overrides", "whatif", "delay", "until",
               "endpoints", "network"), "")
@@ -413,6 +416,8 @@ def builtin_names() -> list[str]:
 
 def builtin(name: str) -> dict[str, Any]:
     """The dict of a built-in scenario (a fresh copy each time)."""
+    if not (0 < len(name) <= 64 and all(c.isalnum() or c in "-_" for c in name)):
+        raise ScenarioError("", f"no built-in scenario named {_show(name)}; `python -m tcpsim list` shows them")
     folder = resources.files("tcpsim.core") / "scenarios"
     path = folder / f"{name}.json"
     if not path.is_file():
