@@ -1,8 +1,11 @@
 """The diagrams are drawn from the table and the trace, and say what they show."""
 
 import copy
+import re
 import shutil
 import xml.etree.ElementTree as ET
+from itertools import pairwise
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +13,8 @@ from tcpsim import diagram
 from tcpsim.diagram import describe_path, node_state, state_diagram, trace_events, view_rules
 from tcpsim.ladder import describe, ladder
 from tcpsim.network import run
+from tcpsim.render.figure import Figure
+from tcpsim.render.text import TEXT
 from tcpsim.scenario import builtin
 from tcpsim.states import State
 from tcpsim.table import RULES
@@ -17,6 +22,7 @@ from tcpsim.trace import StateChange
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' not installed")
 SVG = "{http://www.w3.org/2000/svg}"
+RENDER = Path(__file__).resolve().parent.parent / "src" / "tcpsim" / "render"
 
 
 def scenario(drop=(), simultaneous=False):
@@ -72,6 +78,14 @@ def test_figure_view_is_rfc_figure_5():
         assert [r.profiles for r in rows] == [frozenset({profile})]
 
 
+def test_each_profile_draws_its_own_table():
+    for profile in ("linux", "rfc9293"):
+        d = state_diagram("all", profile=profile)
+        assert set(d.rules) == set(view_rules("all", profile=profile))
+        assert all(r.holds_for(profile) for r in d.rules)
+    assert set(state_diagram("all", profile="linux").rules) != set(state_diagram("all", profile="rfc9293").rules)
+
+
 def test_chapter_views_keep_to_their_states():
     hs = state_diagram("handshake")
     assert {s for s in hs.nodes.values()} <= {State.CLOSED, State.LISTEN, State.SYN_SENT,
@@ -102,7 +116,7 @@ def test_path_is_the_traces_state_changes(fixture, request):
                         for e in d.edges for r, who in e.taken.items() for (kk, n) in who if kk == k and n > 0),
                        key=lambda x: x[0])
         states = tr.states(ep)
-        assert [(a, b) for (_, a, b, _) in taken] == list(zip(states, states[1:]))
+        assert [(a, b) for (_, a, b, _) in taken] == list(pairwise(states))
         assert [r for (*_, r) in taken] == [c.rule for c in mine]
         assert d.current[ep] == states[-1] == tr.final[ep]
 
@@ -244,3 +258,36 @@ def test_rows_that_keep_the_state_are_drawn_as_counted_loops():
     assert (State.SYN_RECEIVED, "rcv SYN", ((1, 0),)) in loops                  # the repeated SYN
     assert not any(e.tail == e.head for e in plain.edges)
     assert "client ×1" in lossy.dot and plain.svg() != lossy.svg()
+
+
+# ------------------------------------------------------------------ what both figures share
+def test_both_figures_are_figures(tmp_path, plain):
+    lad = ladder(plain)
+    assert isinstance(lad, Figure) and lad._repr_svg_() == lad.svg()
+    assert lad.save(tmp_path / "l.svg").read_text(encoding="utf-8") == lad.svg()
+    with pytest.raises(ValueError, match=r"\.svg"):
+        lad.save(tmp_path / "l.png")        # a ladder's PNG comes from a browser (tools/render_figures.py)
+    assert repr(lad) == f"<Ladder {lad.width}x{lad.height}>"
+    d = state_diagram("close", plain)
+    assert isinstance(d, Figure)
+    assert repr(d) == f"<Diagram view='close' edges={len(d.edges)} endpoints=['client', 'server']>"
+
+
+def test_every_word_of_a_figure_is_in_the_text_table():
+    """Every key the renderers look up exists and every text is used, so a
+    translation that replaces `TEXT` misses nothing."""
+    source = "".join(p.read_text(encoding="utf-8") for p in sorted(RENDER.glob("*.py")) if p.name != "text.py")
+    assert set(re.findall(r'\bt\("([\w.]+)"', source)) == set(TEXT)
+
+
+def test_a_translation_plugs_in(monkeypatch, lost_synack):
+    monkeypatch.setitem(TEXT, "mark.lost", "perdu")
+    monkeypatch.setitem(TEXT, "sd.here", "{endpoint} est ici")
+    assert ">perdu<" in ladder(lost_synack).svg()
+    assert "client est ici" in state_diagram("figure", lost_synack).dot
+
+
+def test_the_renderers_take_time_units_from_the_core():
+    for p in RENDER.glob("*.py"):
+        text = p.read_text(encoding="utf-8")
+        assert "1_000_000" not in text and "1e6" not in text, p.name

@@ -3,10 +3,11 @@
     .venv/bin/python tools/render_figures.py [outdir]
 
 The state diagram (RFC 9293 Figure 5 view) goes through `dot`; the ladder
-diagrams are SVG drawn by tcpsim.ladder and rasterised with headless
-Chromium (Playwright, /usr/bin/chromium) for the PNG copies.  The runs are
-built from the connect-close scenario, so the figures do not depend on the
-other built-ins' wording:
+diagrams are SVG drawn by tcpsim.render.ladder and rasterised with headless
+Chromium (Playwright, /usr/bin/chromium) for the PNG copies -- the render
+layer is pure Python and needs no browser, so that step lives here.  The
+runs are built from the connect-close scenario, so the figures do not depend
+on the other built-ins' wording:
 
   connect-close        as it is
   lost-synack          drop segment 2 (the SYN,ACK)
@@ -20,16 +21,17 @@ import copy
 import sys
 from pathlib import Path
 
-from tcpsim.diagram import state_diagram
-from tcpsim.ladder import ladder
-from tcpsim.network import run
-from tcpsim.scenario import builtin
+from tcpsim.core.network import run
+from tcpsim.core.scenario import builtin
+from tcpsim.core.trace import Trace
+from tcpsim.render.ladder import ladder
+from tcpsim.render.state_diagram import state_diagram
 
 
-def runs() -> dict:
+def runs() -> dict[str, Trace]:
     base = builtin("connect-close")
 
-    def variant(name, drop=(), simultaneous=False):
+    def variant(name: str, drop: tuple[int, ...] = (), simultaneous: bool = False) -> Trace:
         d = copy.deepcopy(base)
         d["name"] = name
         if drop:
@@ -40,8 +42,8 @@ def runs() -> dict:
 
     return {
         "connect-close": variant("connect-close"),
-        "lost-synack": variant("lost SYN,ACK", drop=[2]),
-        "lost-last-ack": variant("lost last ACK", drop=[6]),
+        "lost-synack": variant("lost SYN,ACK", drop=(2,)),
+        "lost-last-ack": variant("lost last ACK", drop=(6,)),
         "simultaneous-close": variant("simultaneous close", simultaneous=True),
     }
 
@@ -49,7 +51,7 @@ def runs() -> dict:
 def main(outdir: str | Path = "docs/img") -> list[Path]:
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
-    written = []
+    written: list[Path] = []
     d = state_diagram("figure", title="The TCP state diagram (RFC 9293 Figure 5), drawn from tcpsim's table")
     written += [d.save(out / "state-diagram.svg"), d.save(out / "state-diagram.png")]
     for name, tr in runs().items():
@@ -59,7 +61,7 @@ def main(outdir: str | Path = "docs/img") -> list[Path]:
     return written
 
 
-def svg_to_png(svg: str, path, width: int, height: int, scale: float = 2.0) -> Path:
+def svg_to_png(svg: str, path: str | Path, width: int, height: int, scale: float = 2.0) -> Path:
     """Rasterise with headless Chromium through Playwright (the textbook's browser)."""
     from playwright.sync_api import sync_playwright
     path = Path(path)

@@ -3,9 +3,10 @@
 Design
 ------
 There is no hand-written DOT file.  `state_diagram` picks rows of
-`tcpsim.table.RULES` (a *view*), turns every state-changing row into an edge
-labelled ``event / segment sent`` (`Rule.edge_label`) and lays the states out
-the way RFC 9293 Figure 5 does, with fixed ranks:
+`tcpsim.table.RULES` (a *view*, for one profile's table), turns every
+state-changing row into an edge labelled ``event / segment sent``
+(`Rule.edge_label`) and lays the states out the way RFC 9293 Figure 5 does,
+with fixed ranks:
 
     rank 0   CLOSED
     rank 1   LISTEN
@@ -43,34 +44,43 @@ removed, and a `<title>`, a `<desc>` (the plain-English description) and
 background so that it stays readable on a dark page (graphviz paints
 ``bgcolor`` as a rectangle; ``currentColor`` would not survive being loaded
 through an ``<img>`` tag).
+
+How the code is laid out
+------------------------
+`state_diagram` does three things in order: the view's edges (`view_rules`,
+`_view_edges`), then `paint_run` -- which states and edges a trace visited up
+to step k, recorded on the edges and in a `Painted` -- then `write_dot`, which
+only writes what the first two decided.  Every word comes from `render.text`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from html import escape
-from pathlib import Path
+from itertools import pairwise
+from typing import TypeAlias
 
 from ..core.states import State
 from ..core.table import RULES, Rule
-from ..core.trace import trace_events
+from ..core.trace import StateChange, Trace, trace_events
+from .figure import DARK_GREY, DIM, EDGE_GREY, INK, OKABE_ITO, Figure, aria, esc, svg_uid, title_and_desc
+from .text import t
 
 S = State
 
 #: Okabe-Ito colours for endpoints 1..4 (blue, vermillion, bluish green, reddish purple),
 #: and light tints of them for the states an endpoint visited.
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7")
+PALETTE = OKABE_ITO[:4]
 TINTS = ("#D5E8F4", "#F8DDCC", "#CCEDE3", "#F4E1EC")
-INK = "#1A1A1A"        # text and untouched outlines
-EDGE = "#555555"       # edges of the view
-DIM = "#8C8C8C"        # edges not taken, when a run is painted
+EDGE = EDGE_GREY       # edges of the view
 FONT = "DejaVu Sans"
 
+#: A view: one of `VIEWS`, or the states whose rows to draw.
+View: TypeAlias = "str | Iterable[State]"
 VIEWS = ("figure", "all", "handshake", "close")
 HANDSHAKE_STATES = frozenset({S.CLOSED, S.LISTEN, S.SYN_SENT, S.SYN_RECEIVED, S.ESTABLISHED})
 #: States from which a connection falls into the *bottom* CLOSED.
@@ -103,15 +113,19 @@ def node_state(nid: str) -> State:
     return S.CLOSED if nid == BOTTOM else S(nid)
 
 
+def _place(nid: str, default: tuple[int, int] = (9, 0)) -> tuple[int, int]:
+    """(rank, order within the rank) of a node."""
+    return LAYOUT.get(nid, default)
+
+
 # ------------------------------------------------------------------ steps
-def _changes_until(trace, step: int | None) -> list:
+def _changes_until(trace: Trace, step: int | None) -> list[StateChange]:
     if step is None:
         return list(trace.changes)
-    from ..core.trace import StateChange
     return [e for e in trace_events(trace)[:max(step, 0)] if isinstance(e, StateChange)]
 
 
-def _order_until(trace, step: int | None) -> int | None:
+def _order_until(trace: Trace, step: int | None) -> int | None:
     """The order number of the step-th event (None: the whole run)."""
     if step is None:
         return None
@@ -119,22 +133,21 @@ def _order_until(trace, step: int | None) -> int | None:
     return evs[-1].order if evs else -1
 
 
-def describe_path(trace, endpoint: str, step: int | None = None) -> str:
+def describe_path(trace: Trace, endpoint: str, step: int | None = None) -> str:
     """One line: "client: CLOSED → SYN_SENT (connect) → ESTABLISHED (rcv SYN,ACK) → ..."."""
     changes = [c for c in _changes_until(trace, step) if c.endpoint == endpoint]
     if not changes:
         first = [c for c in trace.changes if c.endpoint == endpoint]
-        start = first[0].old.value if first else "?"
-        return f"{endpoint}: {start}"
+        return t("path", endpoint=endpoint, path=first[0].old.value if first else t("unknown"))
     parts = [changes[0].old.value]
     for c in changes:
-        parts.append(f"{c.new.value} ({c.cause})" if c.cause else c.new.value)
-    return f"{endpoint}: " + " → ".join(parts)
+        parts.append(t("path.step", state=c.new.value, cause=c.cause) if c.cause else c.new.value)
+    return t("path", endpoint=endpoint, path=t("path.arrow").join(parts))
 
 
 # ------------------------------------------------------------------ views
-def view_rules(view="figure", whatif: bool = False, profile: str = "linux") -> tuple[Rule, ...]:
-    """The state-changing rows a view draws.
+def view_rules(view: View = "figure", whatif: bool = False, profile: str = "linux") -> tuple[Rule, ...]:
+    """The state-changing rows a view draws, from `profile`'s table.
 
     `view` is "figure" (RFC 9293 Figure 5), "all" (every state-changing
     row), "handshake", "close", or an iterable of `State`s (every
@@ -163,26 +176,44 @@ def view_rules(view="figure", whatif: bool = False, profile: str = "linux") -> t
 
 
 # ------------------------------------------------------------------ model
+#: What an edge draws: a table row, or the cause of a change no row made (a str).
+EdgeRule: TypeAlias = "Rule | str"
+
+
 @dataclass
 class Edge:
     """One drawn edge: all rows from `tail` to `head` (node ids)."""
 
     tail: str
     head: str
-    rules: list = field(default_factory=list)       # Rule (or a str cause for a rule-less change)
+    rules: list[EdgeRule] = field(default_factory=list)
     extra: bool = False                              # added because a run took it
-    taken: dict = field(default_factory=dict)        # rule -> [(endpoint index, ordinal), ...]
+    #: rule -> [(endpoint index, ordinal), ...]; ordinal 0 for a loop (a row that kept the state)
+    taken: dict[EdgeRule, list[tuple[int, int]]] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
         return f"{self.tail}->{self.head}"
 
 
-class Diagram:
+@dataclass
+class Painted:
+    """A run as painted on the diagram (empty without a run)."""
+
+    endpoints: list[str] = field(default_factory=list)              # in colour order
+    path: dict[str, list[StateChange]] = field(default_factory=dict)  # endpoint -> changes painted
+    current: dict[str, State] = field(default_factory=dict)         # endpoint -> state at the step shown
+    visited: dict[str, list[int]] = field(default_factory=dict)     # node id -> endpoint indexes
+    here: dict[str, list[int]] = field(default_factory=dict)        # node id -> endpoints whose current state it is
+
+
+class Diagram(Figure):
     """A state diagram: DOT source plus lazily rendered (and cached) SVG/PNG."""
 
-    def __init__(self, dot: str, edges: list[Edge], nodes: dict, view, endpoints: list[str],
-                 path: dict, current: dict, title: str, desc: str):
+    formats = (".svg", ".png")
+
+    def __init__(self, dot: str, edges: list[Edge], nodes: dict[str, State], view: View, endpoints: list[str],
+                 path: dict[str, list[StateChange]], current: dict[str, State], title: str, desc: str):
         self.dot = dot
         self.edges = edges            # structured edge list (what the DOT draws)
         self.nodes = nodes            # node id -> State
@@ -204,49 +235,21 @@ class Diagram:
     def png(self, dpi: int = 144) -> bytes:
         return _render(self.dot, "png", dpi)
 
-    def _repr_svg_(self) -> str:
-        return self.svg()
-
-    def describe(self) -> str:
-        return self.desc
-
-    def save(self, path) -> Path:
-        """Write SVG or PNG, chosen by the file's suffix."""
-        path = Path(path)
-        suffix = path.suffix.lower()
-        if suffix == ".svg":
-            path.write_text(self.svg(), encoding="utf-8")
-        elif suffix == ".png":
-            path.write_bytes(self.png())
-        else:
-            raise ValueError(f"save as .svg or .png, not {suffix or 'no suffix'!r}")
-        return path
-
-    def __repr__(self) -> str:
-        return f"<Diagram view={self.view!r} edges={len(self.edges)} endpoints={self.endpoints}>"
+    def _repr_fields(self) -> str:
+        return f"view={self.view!r} edges={len(self.edges)} endpoints={self.endpoints}"
 
 
-# ------------------------------------------------------------------ building
-def _q(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _h(s: str) -> str:
-    return escape(s, quote=True)
-
-
-def state_diagram(view="figure", trace=None, endpoints=None, step: int | None = None, *,
-                  whatif: bool = False, title: str | None = None) -> Diagram:
+# ------------------------------------------------------------------ the diagram
+def state_diagram(view: View = "figure", trace: Trace | None = None, endpoints: Iterable[str] | None = None,
+                  step: int | None = None, *, whatif: bool = False, title: str | None = None,
+                  profile: str = "linux") -> Diagram:
     """The state diagram for `view`, with a run's path painted if `trace` is given.
 
     endpoints: names to paint (at most 4; default: the first two of the run).
     step: paint the run as of its first `step` events (`trace_events`).
+    profile: whose table to draw ("linux", "rfc9293", ...; `Rule.holds_for`).
     """
-    rules = view_rules(view, whatif)
-    edges: dict[tuple[str, str], Edge] = {}
-    for r in rules:
-        key = (node_id(r.state), node_id(r.next, r.state))
-        edges.setdefault(key, Edge(*key)).rules.append(r)
+    edges = _view_edges(view_rules(view, whatif, profile))
     nodes: dict[str, State] = {}
     for (a, b) in edges:
         nodes.setdefault(a, node_state(a))
@@ -254,62 +257,104 @@ def state_diagram(view="figure", trace=None, endpoints=None, step: int | None = 
     if isinstance(view, str) and view in ("figure", "all"):
         for nid in LAYOUT:
             nodes.setdefault(nid, node_state(nid))
+    run = paint_run(trace, endpoints, step, edges, nodes) if trace is not None else Painted()
+    edge_list = sorted(edges.values(), key=lambda e: (_place(e.tail, (9, 9)), _place(e.head, (9, 9))))
+    dot = write_dot(nodes, edge_list, run, painted=trace is not None)
+    vname = view if isinstance(view, str) else t("sd.custom_view")
+    eps = run.endpoints
+    ttl = title or (t("sd.title.path", view=vname, endpoints=t("list.and").join(eps)) if eps else
+                    t("sd.title", view=vname))
+    desc = _describe(edge_list, nodes, trace, run, step)
+    return Diagram(dot, edge_list, nodes, view, eps, run.path, run.current, ttl, desc)
 
-    eps: list[str] = []
-    path: dict[str, list] = {}
-    current: dict[str, State] = {}
-    visited: dict[str, list[int]] = {}        # node id -> endpoint indexes
-    here: dict[str, list[int]] = {}           # node id -> endpoint indexes whose current state it is
+
+def _view_edges(rules: Iterable[Rule]) -> dict[tuple[str, str], Edge]:
+    """The view's edges: one per pair of nodes, with every row between them."""
+    edges: dict[tuple[str, str], Edge] = {}
+    for r in rules:
+        key = (node_id(r.state), node_id(r.next, r.state))
+        edges.setdefault(key, Edge(*key)).rules.append(r)
+    return edges
+
+
+def _describe(edges: list[Edge], nodes: dict[str, State], trace: Trace | None, run: Painted,
+              step: int | None) -> str:
+    out = [t("sd.desc", states=len(nodes), transitions=len(edges))]
     if trace is not None:
-        eps = list(endpoints) if endpoints is not None else trace.endpoints()[:2]
-        if len(eps) > len(PALETTE):
-            raise ValueError(f"at most {len(PALETTE)} endpoints can be painted, got {len(eps)}")
-        changes = _changes_until(trace, step)
-        until = _order_until(trace, step)
-        for k, ep in enumerate(eps):
-            mine = [c for c in changes if c.endpoint == ep]
-            everything = [c for c in trace.changes if c.endpoint == ep]
-            if not everything:
-                raise ValueError(f"no endpoint {ep!r} in the trace; it has {trace.endpoints()}")
-            path[ep] = mine
-            start = everything[0].old
-            nid = node_id(start)
-            nodes.setdefault(nid, start)
-            visited.setdefault(nid, []).append(k)
-            for n, c in enumerate(mine, 1):
-                # a change out of CLOSED starts at the top copy, like the table's edges
-                tail = nid if (node_state(nid) is c.old and c.old is not S.CLOSED) else node_id(c.old)
-                head = node_id(c.new, c.old)
-                e = edges.get((tail, head))
-                if e is None:
-                    e = edges[(tail, head)] = Edge(tail, head, extra=True)
-                rule = c.rule if c.rule is not None else (c.cause or "?")
-                if rule not in e.rules:
-                    e.rules.append(rule)
-                e.taken.setdefault(rule, []).append((k, n))
-                nodes.setdefault(tail, c.old)
-                nodes.setdefault(head, c.new)
-                if k not in visited.setdefault(head, []):
-                    visited[head].append(k)
-                nid = head
-            current[ep] = node_state(nid)
-            here.setdefault(nid, []).append(k)
-            # rows that kept the state (a retransmission, a re-ACK in TIME_WAIT,
-            # a SYN dropped by a full queue) are drawn as loops with a count
-            for (t, name, st, rule), order in zip(trace.loops, trace.loop_order):
-                if name != ep or (until is not None and order > until):
-                    continue
-                lid = node_id(st)
-                e = edges.get((lid, lid))
-                if e is None:
-                    e = edges[(lid, lid)] = Edge(lid, lid, extra=True)
-                if rule not in e.rules:
-                    e.rules.append(rule)
-                e.taken.setdefault(rule, []).append((k, 0))
-                nodes.setdefault(lid, st)
+        where = t("sd.at_end") if step is None else t("sd.after_step", step=step)
+        for ep in run.endpoints:
+            out.append(t("sd.desc.path", path=describe_path(trace, ep, step), where=where,
+                         state=run.current[ep].value))
+    return " ".join(out)
 
-    edge_list = sorted(edges.values(), key=lambda e: (LAYOUT.get(e.tail, (9, 9)), LAYOUT.get(e.head, (9, 9))))
-    painted = trace is not None
+
+# ------------------------------------------------------------------ painting a run
+def paint_run(trace: Trace, endpoints: Iterable[str] | None, step: int | None,
+              edges: dict[tuple[str, str], Edge], nodes: dict[str, State]) -> Painted:
+    """Mark what `trace` visited up to `step`: edges taken (added to `edges` if the
+    view lacks them), nodes visited (added to `nodes`), where each endpoint is."""
+    run = Painted(list(endpoints) if endpoints is not None else trace.endpoints()[:2])
+    if len(run.endpoints) > len(PALETTE):
+        raise ValueError(f"at most {len(PALETTE)} endpoints can be painted, got {len(run.endpoints)}")
+    changes = _changes_until(trace, step)
+    until = _order_until(trace, step)
+    for k, ep in enumerate(run.endpoints):
+        _paint_path(trace, k, ep, changes, run, edges, nodes)
+        # rows that kept the state (a retransmission, a re-ACK in TIME_WAIT,
+        # a SYN dropped by a full queue) are drawn as loops with a count
+        for loop in trace.loops:
+            if loop.endpoint != ep or (until is not None and loop.order > until):
+                continue
+            lid = node_id(loop.state)
+            _take(edges, lid, lid, loop.rule, (k, 0))
+            nodes.setdefault(lid, loop.state)
+    return run
+
+
+def _paint_path(trace: Trace, k: int, ep: str, changes: list[StateChange], run: Painted,
+                edges: dict[tuple[str, str], Edge], nodes: dict[str, State]) -> None:
+    """Endpoint number `k`'s state changes, numbered 1, 2, ... along their edges."""
+    mine = [c for c in changes if c.endpoint == ep]
+    everything = [c for c in trace.changes if c.endpoint == ep]
+    if not everything:
+        raise ValueError(f"no endpoint {ep!r} in the trace; it has {trace.endpoints()}")
+    run.path[ep] = mine
+    start = everything[0].old
+    nid = node_id(start)
+    nodes.setdefault(nid, start)
+    run.visited.setdefault(nid, []).append(k)
+    for n, c in enumerate(mine, 1):
+        # a change out of CLOSED starts at the top copy, like the table's edges
+        tail = nid if (node_state(nid) is c.old and c.old is not S.CLOSED) else node_id(c.old)
+        head = node_id(c.new, c.old)
+        _take(edges, tail, head, c.rule if c.rule is not None else (c.cause or t("unknown")), (k, n))
+        nodes.setdefault(tail, c.old)
+        nodes.setdefault(head, c.new)
+        if k not in run.visited.setdefault(head, []):
+            run.visited[head].append(k)
+        nid = head
+    run.current[ep] = node_state(nid)
+    run.here.setdefault(nid, []).append(k)
+
+
+def _take(edges: dict[tuple[str, str], Edge], tail: str, head: str, rule: EdgeRule, mark: tuple[int, int]) -> None:
+    """Record that `rule` was taken along tail -> head (an edge added if the view lacks it)."""
+    e = edges.get((tail, head))
+    if e is None:
+        e = edges[(tail, head)] = Edge(tail, head, extra=True)
+    if rule not in e.rules:
+        e.rules.append(rule)
+    e.taken.setdefault(rule, []).append(mark)
+
+
+# ------------------------------------------------------------------ writing the DOT
+def _q(s: str) -> str:
+    """A DOT string literal."""
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def write_dot(nodes: dict[str, State], edge_list: list[Edge], run: Painted, painted: bool) -> str:
+    """The DOT text: graph defaults, the ranks, the nodes, the edges (in `edge_list` order)."""
     lines = [
         "digraph tcp_states {",
         f'graph [rankdir=TB, newrank=true, nodesep=0.35, ranksep=0.42, bgcolor="white", pad="0.25", '
@@ -317,40 +362,40 @@ def state_diagram(view="figure", trace=None, endpoints=None, step: int | None = 
         f'node [shape=box, style="rounded,filled", fillcolor="white", color={_q(INK)}, fontcolor={_q(INK)}, '
         f'fontname={_q(FONT)}, fontsize=13, height=0.42, margin="0.14,0.05", penwidth=1.2];',
         f'edge [fontname={_q(FONT)}, fontsize=10, color={_q(DIM if painted else EDGE)}, '
-        f'fontcolor={_q("#444444" if painted else INK)}, arrowsize=0.7, penwidth=1.1];',
+        f'fontcolor={_q(DARK_GREY if painted else INK)}, arrowsize=0.7, penwidth=1.1];',
     ]
-    # ranks: one rank=same group per row of the layout, ordered left to right by invisible edges
-    by_rank: dict[int, list[str]] = {}
-    for nid in nodes:
-        rank, order = LAYOUT.get(nid, (9, 0))
-        by_rank.setdefault(rank, []).append(nid)
-    for rank in sorted(by_rank):
-        row = sorted(by_rank[rank], key=lambda n: LAYOUT.get(n, (9, 0))[1])
-        lines.append("{rank=same; " + "; ".join(_q(n) for n in row) + ";}")
-        for a, b in zip(row, row[1:]):
-            if (a, b) not in edges and (b, a) not in edges:   # a real flat edge orders them already
-                lines.append(f"{_q(a)} -> {_q(b)} [style=invis, weight=3];")
-    # a spine of invisible edges keeps the ranks in order even when a view lacks a row
-    ranks = sorted(by_rank)
-    for r0, r1 in zip(ranks, ranks[1:]):
-        a = min(by_rank[r0], key=lambda n: abs(LAYOUT.get(n, (9, 1))[1] - 1))
-        b = min(by_rank[r1], key=lambda n: abs(LAYOUT.get(n, (9, 1))[1] - 1))
-        lines.append(f"{_q(a)} -> {_q(b)} [style=invis, weight=2];")
-    for nid in sorted(nodes, key=lambda n: LAYOUT.get(n, (9, 0))):
-        lines.append(_node_stmt(nid, visited.get(nid, []), here.get(nid, []), eps))
+    lines += _rank_stmts(nodes, {(e.tail, e.head) for e in edge_list})
+    for nid in sorted(nodes, key=_place):
+        lines.append(_node_stmt(nid, run.visited.get(nid, []), run.here.get(nid, []), run.endpoints))
     for e in edge_list:
         if e.taken:
-            lines.append(_edge_stmt(e, eps))
+            lines.append(_edge_stmt(e, run.endpoints))
         else:   # the common case: a plain edge, the same in every frame of a widget
             lines.append(_plain_edge_stmt(e.tail, e.head, tuple(e.rules), e.extra))
     lines.append("}")
-    dot = "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n"
 
-    vname = view if isinstance(view, str) else "custom"
-    ttl = title or (f"TCP state diagram ({vname} view)" if not eps else
-                    f"TCP state diagram ({vname} view) with the path of {' and '.join(eps)}")
-    desc = _describe(edge_list, nodes, trace, eps, step, current)
-    return Diagram(dot, edge_list, nodes, view, eps, path, current, ttl, desc)
+
+def _rank_stmts(nodes: dict[str, State], pairs: set[tuple[str, str]]) -> list[str]:
+    """One rank=same group per row of the layout, ordered left to right by invisible
+    edges, and a spine of invisible edges that keeps the ranks in order even when a
+    view lacks a row."""
+    out = []
+    by_rank: dict[int, list[str]] = {}
+    for nid in nodes:
+        by_rank.setdefault(_place(nid)[0], []).append(nid)
+    for rank in sorted(by_rank):
+        row = sorted(by_rank[rank], key=lambda n: _place(n)[1])
+        out.append("{rank=same; " + "; ".join(_q(n) for n in row) + ";}")
+        for a, b in pairwise(row):
+            if (a, b) not in pairs and (b, a) not in pairs:   # a real flat edge orders them already
+                out.append(f"{_q(a)} -> {_q(b)} [style=invis, weight=3];")
+    ranks = sorted(by_rank)
+    for r0, r1 in pairwise(ranks):
+        a = min(by_rank[r0], key=lambda n: abs(_place(n, (9, 1))[1] - 1))
+        b = min(by_rank[r1], key=lambda n: abs(_place(n, (9, 1))[1] - 1))
+        out.append(f"{_q(a)} -> {_q(b)} [style=invis, weight=2];")
+    return out
 
 
 def _node_stmt(nid: str, visited: list[int], here: list[int], eps: list[str]) -> str:
@@ -364,21 +409,21 @@ def _node_stmt(nid: str, visited: list[int], here: list[int], eps: list[str]) ->
             attrs.append('style="filled,striped"')
             attrs.append(f"fillcolor={_q(':'.join(tints))}")
     if here:
-        who = "".join(f'<BR/><FONT POINT-SIZE="10" COLOR="{PALETTE[k]}"><B>{_h(eps[k])} is here</B></FONT>'
-                      for k in here)
-        attrs.append(f"label=<<B>{_h(name)}</B>{who}>")
+        who = "".join(f'<BR/><FONT POINT-SIZE="10" COLOR="{PALETTE[k]}"><B>{esc(t("sd.here", endpoint=eps[k]))}'
+                      f'</B></FONT>' for k in here)
+        attrs.append(f"label=<<B>{esc(name)}</B>{who}>")
         attrs.append("penwidth=3.2")
     elif nid == BOTTOM:
         attrs.append(f"label={_q(name)}")
     return f"{_q(nid)} [{', '.join(attrs)}];" if attrs else f"{_q(nid)};"
 
 
-def _rule_text(r) -> str:
+def _rule_text(r: EdgeRule) -> str:
     return r.edge_label if isinstance(r, Rule) else str(r)
 
 
 @lru_cache(maxsize=1024)
-def _plain_edge_stmt(tail: str, head: str, rules: tuple, extra: bool) -> str:
+def _plain_edge_stmt(tail: str, head: str, rules: tuple[EdgeRule, ...], extra: bool) -> str:
     return _edge_stmt(Edge(tail, head, list(rules), extra), [])
 
 
@@ -387,35 +432,15 @@ def _edge_stmt(e: Edge, eps: list[str]) -> str:
     # An edge that climbs, or runs right to left within a rank, is written the
     # other way round with dir=back: dot ranks and orders it like the others
     # (and avoids its flat-edge bugs), and the arrow still points the right way.
-    flip = LAYOUT.get(e.head, (9, 0)) < LAYOUT.get(e.tail, (9, 0))
+    flip = _place(e.head) < _place(e.tail)
     if flip:
         attrs.append("dir=back")
-    if e.tail == e.head and LAYOUT.get(e.tail, (9, 1))[1] == 0:
+    if e.tail == e.head and _place(e.tail, (9, 1))[1] == 0:
         attrs.append('tailport="w", headport="w"')   # left column: loop on the free, outer side
     if e.taken:
-        rows = []
-        for r in e.rules:
-            text = _h(_rule_text(r))
-            if r in e.taken:
-                rows.append(f"<B>{text}</B>")
-                by_ep: dict[int, list[int]] = {}
-                for k, n in e.taken[r]:
-                    by_ep.setdefault(k, []).append(n)
-                if e.tail == e.head:      # a loop: how often, not when
-                    tags = "  ".join(f'<FONT COLOR="{PALETTE[k]}"><B>{_h(eps[k])} ×{len(ns)}</B></FONT>'
-                                     for k, ns in sorted(by_ep.items()))
-                else:
-                    tags = "  ".join(f'<FONT COLOR="{PALETTE[k]}"><B>{_h(eps[k])}: {", ".join(map(str, ns))}</B></FONT>'
-                                     for k, ns in sorted(by_ep.items()))
-                rows.append(tags)
-            else:
-                rows.append(text)
-        attrs.append("label=<" + "<BR/>".join(rows) + ">")
         who = sorted({k for lst in e.taken.values() for k, _ in lst})
-        attrs.append(f"color={_q(':'.join(PALETTE[k] for k in who))}")
-        attrs.append(f"fontcolor={_q(INK)}")
-        attrs.append("penwidth=2.6")
-        attrs.append("arrowsize=0.8")
+        attrs += [_taken_label(e, eps), f"color={_q(':'.join(PALETTE[k] for k in who))}",
+                  f"fontcolor={_q(INK)}", "penwidth=2.6", "arrowsize=0.8"]
     else:
         attrs.append("label=" + _q("\n".join(_rule_text(r) for r in e.rules)))
     if e.extra:
@@ -425,13 +450,28 @@ def _edge_stmt(e: Edge, eps: list[str]) -> str:
     return f"{_q(a)} -> {_q(b)} [{', '.join(attrs)}];"
 
 
-def _describe(edges, nodes, trace, eps, step, current) -> str:
-    out = [f"A state diagram with {len(nodes)} states and {len(edges)} transitions (label: event / segment sent)."]
-    if trace is not None:
-        where = "at the end of the run" if step is None else f"after step {step} of the run"
-        for ep in eps:
-            out.append(describe_path(trace, ep, step) + f"; {where} it is in {current[ep].value}.")
-    return " ".join(out)
+def _taken_label(e: Edge, eps: list[str]) -> str:
+    """One line per row, a taken row in bold with a line of who took it: when
+    ("client: 1, 3"), or for a loop how often ("client ×2")."""
+    rows = []
+    for r in e.rules:
+        text = esc(_rule_text(r))
+        if r not in e.taken:
+            rows.append(text)
+            continue
+        rows.append(f"<B>{text}</B>")
+        by_ep: dict[int, list[int]] = {}
+        for k, n in e.taken[r]:
+            by_ep.setdefault(k, []).append(n)
+        tags = []
+        for k, ns in sorted(by_ep.items()):
+            if e.tail == e.head:
+                tag = t("sd.loops", endpoint=eps[k], n=len(ns))
+            else:
+                tag = t("sd.taken", endpoint=eps[k], steps=t("list.sep").join(map(str, ns)))
+            tags.append(f'<FONT COLOR="{PALETTE[k]}"><B>{esc(tag)}</B></FONT>')
+        rows.append("  ".join(tags))
+    return "label=<" + "<BR/>".join(rows) + ">"
 
 
 # ------------------------------------------------------------------ rendering
@@ -465,10 +505,10 @@ def _render_svg(dot: str, title: str, desc: str) -> str:
 def tidy_svg(svg: str, title: str, desc: str) -> str:
     """Make graphviz's SVG deterministic and accessible (see the module docstring)."""
     svg = _COMMENT.sub("", svg)
-    uid = "tcpsd-" + hashlib.sha1((title + desc).encode()).hexdigest()[:8]
+    uid = svg_uid("tcpsd-", title, desc)
     m = _SVG_OPEN.search(svg)
     if m is None:  # pragma: no cover
         raise RuntimeError("dot produced no <svg> element")
-    head = m.group(0)[:-1] + f' role="img" aria-labelledby="{uid}-title {uid}-desc">'
-    extra = f'\n<title id="{uid}-title">{_h(title)}</title>\n<desc id="{uid}-desc">{_h(desc)}</desc>'
+    head = m.group(0)[:-1] + f" {aria(uid)}>"
+    extra = "".join("\n" + el for el in title_and_desc(uid, title, desc))
     return svg[:m.start()] + head + extra + svg[m.end():]
