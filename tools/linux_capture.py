@@ -19,9 +19,14 @@ and writes one JSON file per case (see ``tests/data/linux/README.md``).
 Usage (as root)::
 
     python3 tools/linux_capture.py [--out DIR] [--case NAME ...] [--list]
+    python3 tools/linux_capture.py FACT [--out DIR]
+
+where FACT is one of tw-syn, delack, tw-reuse, syncookie, rst-close (single
+experiments on kernel behaviour, each writing tests/data/linux/FACT.json), or
+``facts`` for all of them at once (each in its own namespace, in parallel).
 
 Only the Python 3.11 standard library is used; tcpdump, iptables, ip, ss,
-unshare and mount are called as subprocesses.
+unshare, nsenter and mount are called as subprocesses.
 """
 
 from __future__ import annotations
@@ -276,33 +281,66 @@ def parse_pcap(path: str) -> list[dict]:
         off += incl
         ts = ts_sec + ts_frac / frac_div
         ip = link_payload(linktype, frame)
-        if ip is None or len(ip) < 20 or ip[0] >> 4 != 4:
+        pkt = parse_ipv4_tcp(ip) if ip is not None else None
+        if pkt is None:
             continue
-        ihl = (ip[0] & 0x0F) * 4
-        total_len = struct.unpack("!H", ip[2:4])[0]
-        if ip[9] != 6:
-            continue
-        tcp = ip[ihl:]
-        if len(tcp) < 20:
-            continue
-        sport, dport, seq, ack = struct.unpack("!HHII", tcp[:12])
-        doff = (tcp[12] >> 4) * 4
-        flags = tcp[13]
-        payload = total_len - ihl - doff
-        packets.append(
-            {
-                "ts": ts,
-                "saddr": socket.inet_ntoa(ip[12:16]),
-                "daddr": socket.inet_ntoa(ip[16:20]),
-                "sport": sport,
-                "dport": dport,
-                "seq": seq,
-                "ack": ack,
-                "flags": flags,
-                "len": payload,
-            }
-        )
+        pkt["ts"] = ts
+        packets.append(pkt)
     return packets
+
+
+def parse_ipv4_tcp(ip: bytes) -> dict | None:
+    """Decode an IPv4 packet carrying TCP (None for anything else).
+
+    Besides addresses, ports, seq, ack, flags and payload length the result
+    has the window and the options the facts need: "mss", "wscale",
+    "sackok", "tsval"/"tsecr" (absent when the option is absent).
+    """
+    if len(ip) < 20 or ip[0] >> 4 != 4 or ip[9] != 6:
+        return None
+    ihl = (ip[0] & 0x0F) * 4
+    total_len = struct.unpack("!H", ip[2:4])[0]
+    tcp = ip[ihl:total_len] if total_len >= ihl else ip[ihl:]
+    if len(tcp) < 20:
+        return None
+    sport, dport, seq, ack = struct.unpack("!HHII", tcp[:12])
+    doff = (tcp[12] >> 4) * 4
+    flags = tcp[13]
+    win = struct.unpack("!H", tcp[14:16])[0]
+    pkt = {
+        "saddr": socket.inet_ntoa(ip[12:16]),
+        "daddr": socket.inet_ntoa(ip[16:20]),
+        "sport": sport,
+        "dport": dport,
+        "seq": seq,
+        "ack": ack,
+        "flags": flags,
+        "len": total_len - ihl - doff,
+        "win": win,
+    }
+    opts = tcp[20:doff]
+    i = 0
+    while i < len(opts):
+        kind = opts[i]
+        if kind == 0:
+            break
+        if kind == 1:
+            i += 1
+            continue
+        if i + 1 >= len(opts) or opts[i + 1] < 2:
+            break
+        olen = opts[i + 1]
+        body = opts[i + 2 : i + olen]
+        if kind == 2 and len(body) == 2:
+            pkt["mss"] = struct.unpack("!H", body)[0]
+        elif kind == 3 and len(body) == 1:
+            pkt["wscale"] = body[0]
+        elif kind == 4:
+            pkt["sackok"] = True
+        elif kind == 8 and len(body) == 8:
+            pkt["tsval"], pkt["tsecr"] = struct.unpack("!II", body)
+        i += olen
+    return pkt
 
 
 def link_payload(linktype: int, frame: bytes) -> bytes | None:
@@ -555,7 +593,15 @@ class ProcPoller:
 
 
 class Tcpdump:
-    def __init__(self, pcap: str, ports: tuple[int, int], max_seconds: float):
+    """tcpdump writing a pcap, bounded by `timeout`.
+
+    The defaults are those of the close* cases (lo, the two ports, no
+    --immediate-mode); the facts pass an interface, their own filter and
+    immediate=True (without --immediate-mode the last packets can be lost).
+    """
+
+    def __init__(self, pcap: str, ports: tuple[int, int], max_seconds: float, iface: str = "lo",
+                 bpf: str | None = None, immediate: bool = False):
         self.pcap = pcap
         p1, p2 = ports
         # `timeout` guarantees the capture ends by itself even if we never signal it.
@@ -565,7 +611,7 @@ class Tcpdump:
             str(int(max_seconds)),
             "tcpdump",
             "-i",
-            "lo",
+            iface,
             "-nn",
             "-tt",
             "-S",
@@ -573,10 +619,10 @@ class Tcpdump:
             "-s",
             "256",
             "--time-stamp-precision=nano",
-            "-w",
-            pcap,
-            f"tcp and (port {p1} or port {p2})",
         ]
+        if immediate:
+            self.cmd.append("--immediate-mode")
+        self.cmd += ["-w", pcap, bpf if bpf is not None else f"tcp and (port {p1} or port {p2})"]
         self.proc: subprocess.Popen | None = None
         self.stderr_lines: list[str] = []
         self._ready = threading.Event()
@@ -969,6 +1015,1465 @@ def run_case(name: str, case: dict) -> dict:
 
 
 # --------------------------------------------------------------------------
+# Facts: single-purpose experiments, one subcommand each
+# --------------------------------------------------------------------------
+#
+#   python3 tools/linux_capture.py tw-syn | delack | tw-reuse | syncookie | rst-close
+#   python3 tools/linux_capture.py facts          # all of them, in parallel
+#
+# Each runs in its own fresh network namespace (`unshare -n`; tw-reuse adds a
+# second one joined by a veth pair, 10.200.0.1/24 <-> 10.200.0.2/24, which
+# exists only inside these two namespaces) and writes tests/data/linux/<name>.json
+# (see the README there).  No traffic leaves the namespaces.
+
+FACT_SYSCTLS = SYSCTLS + [
+    "tcp_invalid_ratelimit",
+    "tcp_challenge_ack_limit",
+    "tcp_comp_sack_delay_ns",
+    "ip_local_port_range",
+    "tcp_max_orphans",
+]
+
+CLONE_NEWNET = 0x40000000
+SEQ_MOD = 2**32
+
+
+def sdiff(a: int, b: int) -> int:
+    """a - b in sequence space, as a signed 32-bit number."""
+    return (a - b + 2**31) % SEQ_MOD - 2**31
+
+
+def read_sysctls() -> dict:
+    out = {}
+    for key in FACT_SYSCTLS:
+        path = f"/proc/sys/net/ipv4/{key}"
+        if os.path.exists(path):
+            with open(path) as fh:
+                val = fh.read().strip()
+            out[key] = int(val) if re.fullmatch(r"-?\d+", val) else re.sub(r"\s+", " ", val)
+    return out
+
+
+def set_sysctl(key: str, value) -> None:
+    with open(f"/proc/sys/net/ipv4/{key}", "w") as fh:
+        fh.write(str(value))
+
+
+def kernel_hz() -> dict:
+    """CONFIG_HZ from the kernel's own config, and jiffies counted over 1 s."""
+    info: dict = {"config_hz": None, "config_source": None}
+    import gzip
+
+    sources = ["/proc/config.gz"] + sorted(
+        os.path.join("/boot", f) for f in (os.listdir("/boot") if os.path.isdir("/boot") else [])
+        if f.startswith("config-"))
+    for src in sources:
+        try:
+            opener = gzip.open if src.endswith(".gz") else open
+            with opener(src, "rt") as fh:
+                for line in fh:
+                    if line.startswith("CONFIG_HZ="):
+                        info["config_hz"] = int(line.split("=")[1])
+                        info["config_source"] = src
+                        break
+        except OSError:
+            continue
+        if info["config_hz"]:
+            break
+    j0, t0 = read_jiffies()
+    time.sleep(1.0)
+    j1, t1 = read_jiffies()
+    if j0 is not None and j1 is not None:
+        info["jiffies_per_second_measured"] = round((j1 - j0) / (t1 - t0), 1)
+    return info
+
+
+def read_jiffies() -> tuple[int | None, float]:
+    """(jiffies, time.monotonic()) from /proc/timer_list (the time is the middle of the read)."""
+    t = time.monotonic()
+    try:
+        with open("/proc/timer_list") as fh:
+            for line in fh:
+                if line.startswith("jiffies:"):
+                    return int(line.split()[1]), (t + time.monotonic()) / 2
+    except OSError:
+        pass
+    return None, t
+
+
+def inet_checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def tcp_opt_mss(mss: int) -> bytes:
+    return struct.pack("!BBH", 2, 4, mss)
+
+
+def tcp_opt_ts(tsval: int, tsecr: int) -> bytes:
+    return b"\x01\x01" + struct.pack("!BBII", 8, 10, tsval % SEQ_MOD, tsecr % SEQ_MOD)
+
+
+def build_tcp(saddr: str, daddr: str, sport: int, dport: int, seq: int, ack: int, flags: str,
+              win: int = 65535, options: bytes = b"", payload: bytes = b"") -> bytes:
+    """A TCP header (+payload) with a correct checksum over the IPv4 pseudo-header."""
+    while len(options) % 4:
+        options += b"\x00"
+    doff = (20 + len(options)) // 4
+    hdr = struct.pack("!HHIIBBHHH", sport, dport, seq % SEQ_MOD, ack % SEQ_MOD, doff << 4,
+                      letters_to_bits(flags), win, 0, 0) + options
+    pseudo = socket.inet_aton(saddr) + socket.inet_aton(daddr) + struct.pack("!BBH", 0, 6, len(hdr) + len(payload))
+    csum = inet_checksum(pseudo + hdr + payload)
+    return hdr[:16] + struct.pack("!H", csum) + hdr[18:] + payload
+
+
+class RawTcp:
+    """Send hand-made TCP segments (the kernel adds the IPv4 header)."""
+
+    def __init__(self, saddr: str):
+        self.saddr = saddr
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+        self.sock.bind((saddr, 0))
+
+    def send(self, daddr: str, sport: int, dport: int, seq: int, ack: int, flags: str, **kw) -> float:
+        seg = build_tcp(self.saddr, daddr, sport, dport, seq, ack, flags, **kw)
+        t = time.monotonic()
+        self.sock.sendto(seg, (daddr, 0))
+        return t
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class RawSniffer:
+    """Every TCP segment delivered to this namespace, read from a raw socket.
+
+    A raw IPPROTO_TCP socket gets a copy of each TCP packet that passed the
+    INPUT chain (so not the ones an INPUT rule drops); used to learn numbers
+    (a SYN-ACK's ISN, the last timestamp) while an experiment runs.  The
+    record that goes into the JSON comes from tcpdump.
+    """
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+        self.sock.settimeout(0.05)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        self.packets: list[dict] = []
+        self.cv = threading.Condition()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(65535)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            pkt = parse_ipv4_tcp(data)
+            if pkt is None:
+                continue
+            pkt["mono"] = time.monotonic()
+            with self.cv:
+                self.packets.append(pkt)
+                self.cv.notify_all()
+
+    def find(self, pred, since: float = 0.0) -> list[dict]:
+        with self.cv:
+            return [p for p in self.packets if p["mono"] >= since and pred(p)]
+
+    def wait_for(self, pred, timeout: float, since: float = 0.0) -> dict | None:
+        end = time.monotonic() + timeout
+        with self.cv:
+            while True:
+                for p in self.packets:
+                    if p["mono"] >= since and pred(p):
+                        return p
+                left = end - time.monotonic()
+                if left <= 0:
+                    return None
+                self.cv.wait(left)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+
+
+def libc_setns(fd: int) -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+class PeerNamespace:
+    """A second network namespace joined to ours by a veth pair.
+
+    Held by a `unshare -n sleep` child started (and later ended) here; ours
+    gets `tcpsimc` with `addr_here`, the peer `tcpsims` with `addr_peer`
+    (/24).  Sockets are opened in the peer with setns(2) on this thread.
+    """
+
+    def __init__(self, addr_here: str = "10.200.0.1", addr_peer: str = "10.200.0.2"):
+        self.addr_here, self.addr_peer = addr_here, addr_peer
+        self.proc = subprocess.Popen(["unshare", "-n", "sleep", "900"])
+        own = os.readlink("/proc/self/ns/net")
+        for _ in range(100):
+            try:
+                if os.readlink(f"/proc/{self.proc.pid}/ns/net") != own:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.01)
+        else:
+            self.close()
+            raise CaptureError("the peer namespace did not appear")
+        self.nsenter = ["nsenter", f"--net=/proc/{self.proc.pid}/ns/net"]
+        run(["ip", "link", "add", "tcpsimc", "type", "veth", "peer", "name", "tcpsims", "netns", str(self.proc.pid)])
+        run(["ip", "addr", "add", f"{addr_here}/24", "dev", "tcpsimc"])
+        run(["ip", "link", "set", "tcpsimc", "up"])
+        run(self.nsenter + ["ip", "link", "set", "lo", "up"])
+        run(self.nsenter + ["ip", "addr", "add", f"{addr_peer}/24", "dev", "tcpsims"])
+        run(self.nsenter + ["ip", "link", "set", "tcpsims", "up"])
+        for _ in range(200):  # wait for the link (and IPv4 DAD-free address) to be usable
+            out = run(["ip", "-br", "link", "show", "tcpsimc"], check=False).stdout
+            if "UP" in out.split():
+                break
+            time.sleep(0.02)
+        self._own_fd = os.open("/proc/self/ns/net", os.O_RDONLY)
+        self._peer_fd = os.open(f"/proc/{self.proc.pid}/ns/net", os.O_RDONLY)
+
+    def socket(self) -> socket.socket:
+        """A TCP socket that lives in the peer namespace."""
+        libc_setns(self._peer_fd)
+        try:
+            return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        finally:
+            libc_setns(self._own_fd)
+
+    def close(self) -> None:
+        for fd in ("_own_fd", "_peer_fd"):
+            if hasattr(self, fd):
+                os.close(getattr(self, fd))
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(5)
+
+
+def lo_up() -> None:
+    run(["ip", "link", "set", "lo", "up"])
+
+
+def ss_lines(filter_args: list[str] | None = None, prefix: list[str] | None = None, info: bool = False) -> list[str]:
+    cmd = (prefix or []) + ["ss", "-tanH" + ("oi" if info else "")] + (filter_args or ["state", "all"])
+    out = run(cmd, check=False).stdout
+    lines, buf = [], ""
+    for raw in out.splitlines():
+        if raw[:1].isspace():
+            buf += " " + raw.strip()
+        else:
+            if buf:
+                lines.append(re.sub(r"\s+", " ", buf))
+            buf = raw.strip()
+    if buf:
+        lines.append(re.sub(r"\s+", " ", buf))
+    return lines
+
+
+def ss_has(lines: list[str], state: str, local_port: int, peer_port: int) -> bool:
+    for line in lines:
+        parts = line.split()
+        if len(parts) >= 5 and parts[0] == state and parts[3].endswith(f":{local_port}") \
+                and parts[4].endswith(f":{peer_port}"):
+            return True
+    return False
+
+
+def errno_name(exc: BaseException) -> str:
+    import errno as _errno
+
+    if isinstance(exc, socket.timeout):
+        return "timeout"
+    if isinstance(exc, OSError) and exc.errno:
+        return _errno.errorcode.get(exc.errno, str(exc.errno))
+    return repr(exc)
+
+
+def seg_record(p: dict, t0: float, names: dict) -> dict:
+    """A captured segment for the JSON: absolute seq/ack, time relative to t0."""
+    def who(addr, port):
+        return names.get((addr, port)) or names.get(port) or f"{addr}:{port}"
+
+    rec = {
+        "t": round(p["ts"] - t0, 6),
+        "src": who(p["saddr"], p["sport"]),
+        "dst": who(p["daddr"], p["dport"]),
+        "sport": p["sport"],
+        "dport": p["dport"],
+        "flags": flags_to_letters(p["flags"]),
+        "seq": p["seq"],
+        "ack": p["ack"] if p["flags"] & 0x10 else None,
+        "len": p["len"],
+        "win": p["win"],
+    }
+    for key in ("mss", "wscale", "tsval", "tsecr"):
+        if key in p:
+            rec[key] = p[key]
+    return rec
+
+
+def fact_header(name: str, description: str, how: str) -> dict:
+    return {
+        "fact": name,
+        "description": description,
+        "how": how,
+        "kernel": os.uname().release,
+        "machine": os.uname().machine,
+        "recorded": time.strftime("%Y-%m-%d", time.gmtime()),
+        "tool": f"python3 tools/linux_capture.py {name}",
+    }
+
+
+def tcpdump_cmd(dump: Tcpdump) -> str:
+    """The tcpdump command line as run (without `timeout`), with FILE for the pcap."""
+    return " ".join("FILE" if a == dump.pcap else a for a in dump.cmd[3:])
+
+
+def abort_capture(dump: Tcpdump) -> None:
+    """End a tcpdump still running after a failure: SIGTERM to `timeout`, which passes it on."""
+    if dump.proc and dump.proc.poll() is None:
+        dump.proc.terminate()
+        try:
+            dump.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            dump.proc.kill()
+
+
+def stop_capture(dump: Tcpdump) -> tuple[list[dict], dict]:
+    stats = dump.stop()
+    if stats.get("dropped by kernel", 0):
+        raise CaptureError("tcpdump reports packets dropped by the kernel")
+    packets = parse_pcap(dump.pcap)
+    if stats.get("captured") is not None and stats["captured"] != len(packets):
+        raise CaptureError(f"tcpdump says {stats['captured']} packets captured, the file has {len(packets)}")
+    return packets, stats
+
+
+# ---- fact 1: a SYN arriving at the server's TIME_WAIT socket ------------------------
+
+TWSYN_SERVER = ("127.0.0.1", 5000)
+TWSYN_WAIT = 3.0  # seconds between the old connection and the new SYN
+
+# (name, what is sent, spec).  spec["seq"]: where the SYN's seq lies relative to
+# the TIME_WAIT socket's RCV.NXT; spec["ts"]: None (no timestamp option),
+# "newer" (TSval above the TS.Recent the server keeps) or "older" (below it).
+TWSYN_VARIANTS = {
+    1: [
+        ("reconnect", "the client's kernel: a new socket bound to the same port (SO_REUSEADDR) calls connect()",
+         None),
+        ("below-ts-newer", "crafted SYN, seq = RCV.NXT - 100000, TSval = TS.Recent + 3000",
+         {"seq": -100000, "ts": "newer"}),
+        ("below-no-ts", "crafted SYN, seq = RCV.NXT - 100000, no timestamp option", {"seq": -100000, "ts": None}),
+        ("below-ts-older", "crafted SYN, seq = RCV.NXT - 100000, TSval = TS.Recent - 1000",
+         {"seq": -100000, "ts": "older"}),
+        ("above-ts-older", "crafted SYN, seq = RCV.NXT + 100000, TSval = TS.Recent - 1000",
+         {"seq": 100000, "ts": "older"}),
+    ],
+    0: [
+        ("reconnect", "the client's kernel: a new socket bound to the same port (SO_REUSEADDR) calls connect()", None),
+        ("below", "crafted SYN, seq = RCV.NXT - 100000, no timestamp option", {"seq": -100000, "ts": None}),
+        ("at", "crafted SYN, seq = RCV.NXT exactly, no timestamp option", {"seq": 0, "ts": None}),
+        ("above", "crafted SYN, seq = RCV.NXT + 1, no timestamp option", {"seq": 1, "ts": None}),
+        ("below-with-ts", "crafted SYN, seq = RCV.NXT - 100000, with a timestamp option (TSval 3000000000); "
+         "the old connection had none", {"seq": -100000, "ts": "absolute"}),
+    ],
+}
+
+
+def twsyn_old_connection(listener: socket.socket, cport: int, marks: list) -> None:
+    """Client sends 100 bytes, server sends 200 and closes first (server -> TIME_WAIT)."""
+    errors: list[str] = []
+
+    def server() -> None:
+        try:
+            conn, _ = listener.accept()
+            conn.settimeout(5)
+            got = 0
+            while got < 100:
+                data = conn.recv(100 - got)
+                if not data:
+                    break
+                got += len(data)
+            conn.sendall(b"s" * 200)
+            time.sleep(0.05)
+            marks.append((f"{cport}: server close()", time.monotonic()))
+            conn.close()
+        except Exception as exc:  # noqa: BLE001
+            errors.append(f"server: {exc!r}")
+
+    thr = threading.Thread(target=server, daemon=True)
+    thr.start()
+    cli = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    cli.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    cli.bind(("127.0.0.1", cport))
+    cli.settimeout(5)
+    marks.append((f"{cport}: old connect()", time.monotonic()))
+    cli.connect(TWSYN_SERVER)
+    cli.sendall(b"c" * 100)
+    got = 0
+    while True:
+        data = cli.recv(4096)
+        if not data:
+            break
+        got += len(data)
+    marks.append((f"{cport}: client read EOF, close()", time.monotonic()))
+    cli.close()
+    thr.join(5)
+    if errors or got != 200:
+        raise CaptureError(f"tw-syn old connection on {cport}: {errors or got}")
+
+
+def fact_tw_syn() -> dict:
+    lo_up()
+    hz = kernel_hz()
+    tmpdir = tempfile.mkdtemp(prefix="tcpfact")
+    dump = Tcpdump(os.path.join(tmpdir, "cap.pcap"), (0, 0), 120, bpf="tcp", immediate=True)
+    rule = ["-p", "tcp", "--sport", "40000:40099", "--dport", str(TWSYN_SERVER[1]),
+            "--tcp-flags", "RST", "RST", "-j", "DROP"]
+    run(["iptables", "-w", "-A", "INPUT"] + rule)
+    sniff = RawSniffer()
+    raw = RawTcp("127.0.0.1")
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(TWSYN_SERVER)
+    listener.listen(BACKLOG)
+    listener.settimeout(5)
+    marks: list = []
+    modes = []
+    dump.start()
+    try:
+        port = 40000
+        for ts in (1, 0):
+            set_sysctl("tcp_timestamps", ts)
+            sysctl = read_sysctls()
+            variants = []
+            keep: list[socket.socket] = []
+            for name, what, spec in TWSYN_VARIANTS[ts]:
+                twsyn_old_connection(listener, port, marks)
+                variants.append({"variant": name, "probe": what, "spec": spec, "client_port": port})
+                port += 1
+            # all server sockets must now be in TIME_WAIT
+            for _ in range(100):
+                lines = ss_lines()
+                if all(ss_has(lines, "TIME-WAIT", TWSYN_SERVER[1], v["client_port"]) for v in variants):
+                    break
+                time.sleep(0.02)
+            else:
+                raise CaptureError("tw-syn: the server sockets did not reach TIME_WAIT")
+            ss_before = [ln for ln in lines if ln.startswith("TIME-WAIT")]
+            tw_seen_at = time.monotonic()
+            time.sleep(TWSYN_WAIT)
+            for v in variants:
+                cport = v["client_port"]
+                mine = lambda p, c=cport: p["sport"] == c and p["dport"] == TWSYN_SERVER[1]  # noqa: E731
+                theirs = lambda p, c=cport: p["sport"] == TWSYN_SERVER[1] and p["dport"] == c  # noqa: E731
+                fin_c = [p for p in sniff.find(mine) if p["flags"] & 0x01]
+                fin_s = [p for p in sniff.find(theirs) if p["flags"] & 0x01]
+                syn_c = [p for p in sniff.find(mine) if p["flags"] & 0x02]
+                if not (fin_c and fin_s and syn_c):
+                    raise CaptureError(f"tw-syn: old connection on {cport} not seen by the sniffer")
+                rcv_nxt = (fin_c[-1]["seq"] + fin_c[-1]["len"] + 1) % SEQ_MOD
+                ts_recent = fin_c[-1].get("tsval")
+                spec = v["spec"]
+                if spec is None:
+                    cli = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                    cli.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    cli.bind(("127.0.0.1", cport))
+                    cli.settimeout(3)
+                    v["probe_mono"] = time.monotonic()
+                    try:
+                        cli.connect(TWSYN_SERVER)
+                        v["connect"] = "ok"
+                        conn, _ = listener.accept()
+                        keep += [cli, conn]  # closed after `ss` has been asked
+                    except OSError as exc:
+                        v["connect"] = errno_name(exc)
+                        cli.close()
+                else:
+                    seq = (rcv_nxt + spec["seq"]) % SEQ_MOD
+                    opts = tcp_opt_mss(65495)
+                    if spec["ts"] == "newer":
+                        opts += tcp_opt_ts(ts_recent + 3000, 0)
+                    elif spec["ts"] == "older":
+                        opts += tcp_opt_ts(ts_recent - 1000, 0)
+                    elif spec["ts"] == "absolute":
+                        opts += tcp_opt_ts(3000000000, 0)
+                    v["probe_mono"] = raw.send(TWSYN_SERVER[0], cport, TWSYN_SERVER[1], seq, 0, "S",
+                                               win=65535, options=opts)
+                time.sleep(0.4)
+            time.sleep(0.3)
+            ss_after = [ln for ln in ss_lines() if ln.split()[0] in ("TIME-WAIT", "SYN-RECV", "ESTAB")]
+            for sk in keep:
+                sk.close()
+            for v in variants:
+                v["server_time_wait_after_probe"] = ss_has(ss_after, "TIME-WAIT", TWSYN_SERVER[1], v["client_port"])
+            modes.append({"tcp_timestamps": ts, "sysctl": sysctl, "variants": variants,
+                          "ss_time_wait_before_probes": ss_before, "ss_after_probes": ss_after,
+                          "tw_seen_mono": tw_seen_at})
+        time.sleep(0.3)
+        off = mono_to_real_offset()
+        packets, stats = stop_capture(dump)
+    finally:
+        sniff.close()
+        raw.close()
+        listener.close()
+        subprocess.run(["iptables", "-w", "-F", "INPUT"], capture_output=True, timeout=10)
+        abort_capture(dump)
+    shutil.rmtree(tmpdir, ignore_errors=True)
+
+    t0 = packets[0]["ts"]
+    for mode in modes:
+        for v in mode["variants"]:
+            cport = v["client_port"]
+            names = {cport: "client", TWSYN_SERVER[1]: "server"}
+            conv = [p for p in packets if cport in (p["sport"], p["dport"])]
+            probe_real = v.pop("probe_mono") + off
+            old = [p for p in conv if p["ts"] < probe_real - 0.0005]
+            new = [p for p in conv if p["ts"] >= probe_real - 0.0005]
+            v["old_segments"] = [seg_record(p, t0, names) for p in old]
+            v["new_segments"] = [seg_record(p, t0, names) for p in new]
+            c_syn = next(p for p in old if p["flags"] & 0x02 and p["sport"] == cport)
+            s_syn = next(p for p in old if p["flags"] & 0x02 and p["sport"] == TWSYN_SERVER[1])
+            c_fin = [p for p in old if p["flags"] & 0x01 and p["sport"] == cport][-1]
+            s_fin = [p for p in old if p["flags"] & 0x01 and p["sport"] == TWSYN_SERVER[1]][-1]
+            last_c = [p for p in old if p["sport"] == cport][-1]
+            oldinfo = {
+                "client_isn": c_syn["seq"],
+                "server_isn": s_syn["seq"],
+                "client_snd_nxt": (c_fin["seq"] + c_fin["len"] + 1) % SEQ_MOD,
+                "server_snd_nxt": (s_fin["seq"] + s_fin["len"] + 1) % SEQ_MOD,
+                "ts_recent": last_c.get("tsval"),
+                "server_time_wait_from_t": round(
+                    [p for p in old if p["sport"] == TWSYN_SERVER[1]][-1]["ts"] - t0, 6),
+                "note": "client_snd_nxt is the TIME_WAIT socket's RCV.NXT; server_snd_nxt its SND.NXT; "
+                        "ts_recent the client's last TSval (the server's TS.Recent)",
+            }
+            v["old"] = oldinfo
+            syn = next((p for p in new if p["flags"] & 0x02 and p["sport"] == cport), None)
+            reply = next((p for p in new if p["sport"] == TWSYN_SERVER[1]), None)
+            res: dict = {"syn_sent": syn is not None}
+            if syn is not None:
+                res.update({
+                    "syn_t": round(syn["ts"] - t0, 6),
+                    "syn_seq": syn["seq"],
+                    "syn_seq_minus_rcv_nxt": sdiff(syn["seq"], oldinfo["client_snd_nxt"]),
+                    "syn_seq_minus_old_client_isn": sdiff(syn["seq"], oldinfo["client_isn"]),
+                    "syn_tsval": syn.get("tsval"),
+                    "seconds_since_old_syn": round(syn["ts"] - c_syn["ts"], 6),
+                })
+                if v["spec"] is None:
+                    res["client_isn_growth_per_second"] = round(
+                        sdiff(syn["seq"], oldinfo["client_isn"]) / (syn["ts"] - c_syn["ts"]))
+            if reply is not None:
+                res.update({
+                    "reply_flags": flags_to_letters(reply["flags"]),
+                    "reply_delay_s": round(reply["ts"] - syn["ts"], 6) if syn else None,
+                    "reply_seq": reply["seq"],
+                    "reply_ack": reply["ack"],
+                    "reply_seq_minus_old_server_snd_nxt": sdiff(reply["seq"], oldinfo["server_snd_nxt"]),
+                    "reply_ack_minus_rcv_nxt": sdiff(reply["ack"], oldinfo["client_snd_nxt"]),
+                })
+            res["answer"] = ("SYN-ACK" if reply and flags_to_letters(reply["flags"]) == "SA"
+                             else "ACK" if reply and flags_to_letters(reply["flags"]) == "A"
+                             else flags_to_letters(reply["flags"]) if reply else "none")
+            v["result"] = res
+        mode.pop("tw_seen_mono")
+    return {
+        **fact_header(
+            "tw-syn",
+            "A new SYN arrives at a TIME_WAIT socket held by the server (the server closed first). "
+            "Per variant: an old connection (client 127.0.0.1:PORT sends 100 bytes, the server sends 200 and "
+            "closes, the client closes on EOF), then 3 s later a SYN from the same port: either a real "
+            "connect() or a SYN crafted with a raw socket relative to the TIME_WAIT socket's RCV.NXT.",
+            "unshare -n; ip link set lo up; listener 127.0.0.1:5000; sysctl tcp_timestamps set per mode "
+            "(1 then 0) in the namespace; iptables -A INPUT " + " ".join(rule) + " (the client port has no "
+            "socket after a crafted SYN, so its kernel answers the server's reply with a RST: tcpdump sees it, "
+            "INPUT drops it, the server never gets it); raw IPPROTO_TCP socket for the crafted SYNs "
+            "(MSS 65495, window 65535); tcpdump -i lo --immediate-mode; ss -tan state all",
+        ),
+        "hz": hz,
+        "server": {"address": TWSYN_SERVER[0], "port": TWSYN_SERVER[1]},
+        "wait_before_new_syn_s": TWSYN_WAIT,
+        "modes": modes,
+        "app_events": [{"t": round(m + off - t0, 6), "event": w} for w, m in marks],
+        "tcpdump": {"command": tcpdump_cmd(dump), "stats": stats},
+        "seq_note": "seq/ack are absolute 32-bit numbers; t is seconds since the first captured packet",
+    }
+
+
+# ---- fact 2: delayed ACK of a FIN, with and without data; quick ACKs ---------------
+
+DELACK_SERVER = ("127.0.0.1", 5001)
+DELACK_RUNS = 12
+DELACK_VARIANTS = [
+    # (name, client sends data?, server close delay after EOF)
+    ("nodata-close1", False, 1.0),
+    ("data-close1", True, 1.0),
+    ("data-close0", True, 0.0),
+    ("nodata-close0", False, 0.0),
+]
+QUICKACK_RUNS = [
+    # (name, number of 100-byte writes, spacing in s, does the server read while they arrive?)
+    ("quickack-30ms-noread", 24, 0.030, False),
+    ("quickack-5ms-noread", 24, 0.005, False),
+    ("quickack-30ms-read", 24, 0.030, True),
+]
+
+
+def delack_one(listener: socket.socket, cport: int, data: bool, delay: float) -> dict:
+    marks: dict = {}
+    errors: list[str] = []
+
+    def server() -> None:
+        try:
+            conn, _ = listener.accept()
+            conn.settimeout(5)
+            while True:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+            marks["server_read_eof"] = time.monotonic()
+            if delay:
+                time.sleep(delay)
+            marks["server_close"] = time.monotonic()
+            conn.close()
+        except Exception as exc:  # noqa: BLE001
+            errors.append(repr(exc))
+
+    thr = threading.Thread(target=server, daemon=True)
+    thr.start()
+    cli = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    cli.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    cli.bind(("127.0.0.1", cport))
+    cli.settimeout(5)
+    cli.connect(DELACK_SERVER)
+    if data:
+        cli.sendall(b"d" * 100)
+    time.sleep(0.15)
+    info = [ln for ln in ss_lines(info=True) if f":{DELACK_SERVER[1]} " in ln and ln.split()[4].endswith(f":{cport}")]
+    time.sleep(0.15)
+    marks["client_close"] = time.monotonic()
+    cli.close()
+    thr.join(5)
+    time.sleep(0.05)
+    if errors:
+        raise CaptureError(f"delack run on port {cport}: {errors}")
+    ato = None
+    if info:
+        m = re.search(r"\bato:(\d+(?:\.\d+)?)", info[0])
+        ato = float(m.group(1)) if m else None
+    return {"client_port": cport, "ss_server_before_fin": info[0] if info else None, "ss_ato_ms": ato,
+            "marks_mono": marks}
+
+
+def quickack_one(listener: socket.socket, cport: int, count: int, spacing: float, reads: bool) -> dict:
+    errors: list[str] = []
+
+    def server() -> None:
+        try:
+            conn, _ = listener.accept()
+            conn.settimeout(5)
+            if not reads:  # leave the data in the receive queue until the writes are over
+                time.sleep(0.05 + count * spacing + 0.15)
+            while conn.recv(65536):
+                pass
+            conn.close()
+        except Exception as exc:  # noqa: BLE001
+            errors.append(repr(exc))
+
+    thr = threading.Thread(target=server, daemon=True)
+    thr.start()
+    cli = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    cli.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    cli.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    cli.bind(("127.0.0.1", cport))
+    cli.settimeout(5)
+    cli.connect(DELACK_SERVER)
+    time.sleep(0.05)
+    start = time.monotonic()
+    for i in range(count):
+        wait = start + i * spacing - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        cli.send(b"q" * 100)
+    time.sleep(0.3)
+    cli.close()
+    thr.join(5)
+    if errors:
+        raise CaptureError(f"quickack run on port {cport}: {errors}")
+    return {"client_port": cport, "writes": count, "spacing_s": spacing, "bytes_per_write": 100,
+            "server_reads_during_writes": reads}
+
+
+def first_ack_after(conv: list[dict], srv_port: int, t: float, upto: int) -> dict | None:
+    for p in conv:
+        if p["ts"] >= t and p["sport"] == srv_port and p["flags"] & 0x10 and sdiff(p["ack"], upto) >= 0:
+            return p
+    return None
+
+
+def fact_delack() -> dict:
+    lo_up()
+    hz = kernel_hz()
+    sysctl = read_sysctls()
+    tmpdir = tempfile.mkdtemp(prefix="tcpfact")
+    dump = Tcpdump(os.path.join(tmpdir, "cap.pcap"), (0, 0), 300, bpf="tcp", immediate=True)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(DELACK_SERVER)
+    listener.listen(BACKLOG)
+    listener.settimeout(5)
+    dump.start()
+    variants = []
+    quick = []
+    try:
+        port = 41000
+        for name, data, delay in DELACK_VARIANTS:
+            runs = []
+            for _ in range(DELACK_RUNS):
+                run(["ip", "tcp_metrics", "flush", "all"], check=False)
+                runs.append(delack_one(listener, port, data, delay))
+                port += 1
+            variants.append({"variant": name, "client_sends_100_bytes": data, "server_close_delay": delay,
+                             "runs": runs})
+        port = 41500
+        for name, count, spacing, reads in QUICKACK_RUNS:
+            run(["ip", "tcp_metrics", "flush", "all"], check=False)
+            r = quickack_one(listener, port, count, spacing, reads)
+            r["variant"] = name
+            quick.append(r)
+            port += 1
+        off = mono_to_real_offset()
+        packets, stats = stop_capture(dump)
+    finally:
+        listener.close()
+        abort_capture(dump)
+    shutil.rmtree(tmpdir, ignore_errors=True)
+
+    t0 = packets[0]["ts"]
+    sp = DELACK_SERVER[1]
+    for var in variants:
+        delays = []
+        for r in var["runs"]:
+            cport = r["client_port"]
+            conv = [p for p in packets if cport in (p["sport"], p["dport"]) and sp in (p["sport"], p["dport"])]
+            names = {cport: "client", sp: "server"}
+            r["segments"] = [seg_record(p, t0, names) for p in conv]
+            fin = next(p for p in conv if p["sport"] == cport and p["flags"] & 0x01)
+            fin_end = (fin["seq"] + fin["len"] + 1) % SEQ_MOD
+            ack = first_ack_after(conv, sp, fin["ts"], fin_end)
+            r["fin_t"] = round(fin["ts"] - t0, 6)
+            r["fin_ack_flags"] = flags_to_letters(ack["flags"]) if ack else None
+            r["fin_ack_delay_ms"] = round((ack["ts"] - fin["ts"]) * 1000, 3) if ack else None
+            marks = r.pop("marks_mono")
+            if "server_read_eof" in marks:
+                r["server_read_eof_after_fin_ms"] = round((marks["server_read_eof"] + off - fin["ts"]) * 1000, 3)
+            if var["client_sends_100_bytes"]:
+                dseg = next(p for p in conv if p["sport"] == cport and p["len"] > 0)
+                dack = first_ack_after(conv, sp, dseg["ts"], (dseg["seq"] + dseg["len"]) % SEQ_MOD)
+                r["data_ack_delay_ms"] = round((dack["ts"] - dseg["ts"]) * 1000, 3) if dack else None
+            if ack:
+                delays.append(r["fin_ack_delay_ms"])
+        var["fin_ack_delay_ms"] = sorted(delays)
+        var["fin_ack_delay_ms_min_median_max"] = [min(delays), sorted(delays)[len(delays) // 2], max(delays)]
+        var["fin_ack_kinds"] = sorted({r["fin_ack_flags"] for r in var["runs"]})
+    for r in quick:
+        cport = r["client_port"]
+        conv = [p for p in packets if cport in (p["sport"], p["dport"]) and sp in (p["sport"], p["dport"])]
+        names = {cport: "client", sp: "server"}
+        r["segments"] = [seg_record(p, t0, names) for p in conv]
+        rows = []
+        for p in conv:
+            if p["sport"] == cport and p["len"] > 0:
+                ack = first_ack_after(conv, sp, p["ts"], (p["seq"] + p["len"]) % SEQ_MOD)
+                rows.append({"t": round(p["ts"] - t0, 6), "len": p["len"],
+                             "ack_delay_ms": round((ack["ts"] - p["ts"]) * 1000, 3) if ack else None})
+        r["data_segments"] = rows
+        r["ack_delays_ms"] = [row["ack_delay_ms"] for row in rows]
+        r["immediate_acks_before_first_delayed"] = next(
+            (i for i, d in enumerate(r["ack_delays_ms"]) if d is None or d > 1.0), len(rows))
+        r["server_pure_acks"] = sum(1 for p in conv if p["sport"] == sp and p["len"] == 0
+                                    and flags_to_letters(p["flags"]) == "A")
+    return {
+        **fact_header(
+            "delack",
+            "How long the server waits before it ACKs the client's FIN, on connections with and without "
+            "data, and how the first data segments of a connection are ACKed. Each run: a fresh connection "
+            "from 127.0.0.1:PORT to 127.0.0.1:5001 (one client port per run); in the data variants the "
+            "client writes 100 bytes right after connect(); the client closes 0.3 s after connect(); the "
+            "server reads until EOF and closes at once (close0) or 1 s later (close1). Quick-ACK runs: the "
+            "client (TCP_NODELAY) writes 100 bytes 24 times at a fixed spacing; the server either leaves "
+            "them in its receive queue until the writes are over (noread: every ACK comes from the kernel "
+            "itself) or reads them as they arrive (read).",
+            "unshare -n; ip link set lo up; default sysctls; `ip tcp_metrics flush all` before each run; "
+            "tcpdump -i lo --immediate-mode 'tcp'; `ss -tanoi` 0.15 s after connect() for the server's ato",
+        ),
+        "hz": hz,
+        "sysctl": sysctl,
+        "variants": variants,
+        "quickack": quick,
+        "tcpdump": {"command": tcpdump_cmd(dump), "stats": stats},
+        "seq_note": "seq/ack absolute; t in seconds since the first captured packet",
+    }
+
+
+# ---- fact 3: the TIME_WAIT side connects again from the same port -------------------
+
+TWREUSE_TRY_FOR = 4.0  # seconds of connect() attempts after TIME_WAIT began
+TWREUSE_STEP = 0.02
+TWREUSE_LONG_TRY_FOR = 70.0
+TWREUSE_LONG_STEP = 0.5
+
+
+def compress_attempts(attempts: list[dict]) -> list[dict]:
+    """Runs of equal results: {"from", "to", "count", "result"} (times since TIME_WAIT began)."""
+    out: list[dict] = []
+    for a in attempts:
+        key = (a["bind"], a["connect"])
+        if out and (out[-1]["bind"], out[-1]["connect"]) == key:
+            out[-1]["to"] = a["t"]
+            out[-1]["count"] += 1
+        else:
+            out.append({"from": a["t"], "to": a["t"], "count": 1, "bind": a["bind"], "connect": a["connect"]})
+    return out
+
+
+def twreuse_one(path: str, caddr: str, saddr: str, peer: PeerNamespace | None, sport_srv: int,
+                cport: int, mode: str, reuse: int, ts: int, try_for: float, step: float) -> dict:
+    set_sysctl("tcp_tw_reuse", reuse)
+    set_sysctl("tcp_timestamps", ts)
+    if mode == "ephemeral":
+        set_sysctl("ip_local_port_range", f"{cport} {cport}")
+    sysctl = read_sysctls()
+    listener = peer.socket() if peer else socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((saddr, sport_srv))
+    listener.listen(BACKLOG)
+    listener.settimeout(max(try_for, 5) + 5)
+    errors: list[str] = []
+    stop = threading.Event()
+
+    def server() -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    conn, _ = listener.accept()
+                except TimeoutError:
+                    return
+                conn.settimeout(10)
+                while conn.recv(4096):
+                    pass
+                conn.close()
+        except OSError as exc:
+            if not stop.is_set():
+                errors.append(repr(exc))
+
+    thr = threading.Thread(target=server, daemon=True)
+    thr.start()
+
+    def new_socket(reuseaddr: bool) -> socket.socket:
+        sk = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if reuseaddr:
+            sk.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sk.settimeout(3)
+        return sk
+
+    cli = new_socket(mode == "bound")
+    if mode == "bound":
+        cli.bind((caddr, cport))
+    first_connect = time.monotonic()
+    cli.connect((saddr, sport_srv))
+    got_port = cli.getsockname()[1]
+    if got_port != cport:
+        cli.close()
+        raise CaptureError(f"tw-reuse: first connection got port {got_port}, wanted {cport}")
+    cli.sendall(b"x" * 10)
+    time.sleep(0.05)
+    cli.close()  # the client closes first: it will hold TIME_WAIT
+    for _ in range(200):
+        tw = ss_has(ss_lines(), "TIME-WAIT", cport, sport_srv)
+        if tw:
+            break
+        time.sleep(0.01)
+    else:
+        raise CaptureError(f"tw-reuse: no TIME_WAIT for {cport}")
+    tw_mono = time.monotonic()
+    result: dict = {"path": path, "mode": mode, "tcp_tw_reuse": reuse, "tcp_timestamps": ts,
+                    "client": f"{caddr}:{cport}", "server": f"{saddr}:{sport_srv}", "sysctl": sysctl,
+                    "first_connect_mono": first_connect, "tw_seen_mono": tw_mono}
+    if mode == "bound":
+        sk = new_socket(False)
+        try:
+            sk.bind((caddr, cport))
+            result["bind_without_so_reuseaddr"] = "ok"
+        except OSError as exc:
+            result["bind_without_so_reuseaddr"] = errno_name(exc)
+        sk.close()
+    attempts = []
+    success = None
+    end = tw_mono + try_for
+    while time.monotonic() < end:
+        sk = new_socket(mode == "bound")
+        t = time.monotonic()
+        rec = {"t_mono": t, "bind": None, "connect": None}
+        try:
+            if mode == "bound":
+                try:
+                    sk.bind((caddr, cport))
+                    rec["bind"] = "ok"
+                except OSError as exc:
+                    rec["bind"] = errno_name(exc)
+                    raise
+            sk.connect((saddr, sport_srv))
+            rec["connect"] = "ok"
+            rec["local_port"] = sk.getsockname()[1]
+        except OSError as exc:
+            if rec["bind"] != errno_name(exc):
+                rec["connect"] = errno_name(exc)
+        attempts.append(rec)
+        if rec["connect"] == "ok":
+            success = sk
+            break
+        sk.close()
+        time.sleep(max(0.0, t + step - time.monotonic()))
+    result["tw_after_attempts"] = ss_has(ss_lines(), "TIME-WAIT", cport, sport_srv)
+    if success is not None:
+        time.sleep(0.05)
+        success.close()
+    time.sleep(0.1)
+    stop.set()
+    listener.close()
+    thr.join(2)
+    result["attempts_raw"] = attempts
+    return result
+
+
+def fact_tw_reuse() -> dict:
+    lo_up()
+    peer = PeerNamespace()
+    tmpdir = tempfile.mkdtemp(prefix="tcpfact")
+    dumps = {
+        "loopback": Tcpdump(os.path.join(tmpdir, "lo.pcap"), (0, 0), 300, iface="lo", bpf="tcp", immediate=True),
+        "veth": Tcpdump(os.path.join(tmpdir, "veth.pcap"), (0, 0), 300, iface="tcpsimc", bpf="tcp", immediate=True),
+    }
+    paths = {"loopback": ("127.0.0.1", "127.0.0.1", None), "veth": (peer.addr_here, peer.addr_peer, peer)}
+    runs = []
+    try:
+        for d in dumps.values():
+            d.start()
+        k = 0
+        plan = []
+        for path in ("loopback", "veth"):
+            for reuse in (0, 1, 2):
+                for mode in ("bound", "ephemeral"):
+                    plan.append((path, mode, reuse, 1, TWREUSE_TRY_FOR, TWREUSE_STEP))
+            plan.append((path, "bound", 2, 0, TWREUSE_TRY_FOR, TWREUSE_STEP))
+            plan.append((path, "ephemeral", 1, 0, TWREUSE_TRY_FOR, TWREUSE_STEP))
+        plan.append(("loopback", "ephemeral", 0, 1, TWREUSE_LONG_TRY_FOR, TWREUSE_LONG_STEP))
+        for path, mode, reuse, ts, try_for, step in plan:
+            caddr, saddr, pr = paths[path]
+            runs.append(twreuse_one(path, caddr, saddr, pr, 6000 + k, 42000 + k, mode, reuse, ts, try_for, step))
+            k += 1
+        off = mono_to_real_offset()
+        captured = {name: stop_capture(d) for name, d in dumps.items()}
+    finally:
+        for d in dumps.values():
+            abort_capture(d)
+        peer.close()
+    shutil.rmtree(tmpdir, ignore_errors=True)
+
+    t0 = min(pk[0]["ts"] for pk, _ in captured.values() if pk)
+    for r in runs:
+        packets = captured[r["path"]][0]
+        caddr, cport = r["client"].rsplit(":", 1)
+        saddr, sport = r["server"].rsplit(":", 1)
+        cport, sport = int(cport), int(sport)
+        conv = [p for p in packets if {p["sport"], p["dport"]} == {cport, sport}]
+        names = {cport: "client", sport: "server"}
+        r["segments"] = [seg_record(p, t0, names) for p in conv]
+        tw_real = r.pop("tw_seen_mono") + off
+        first_real = r.pop("first_connect_mono") + off
+        # TIME_WAIT began when the client acked the server's FIN
+        last_ack = [p for p in conv if p["sport"] == cport and p["ts"] < tw_real]
+        tw_start = last_ack[-1]["ts"] if last_ack else tw_real
+        r["time_wait_began_t"] = round(tw_start - t0, 6)
+        atts = []
+        for a in r.pop("attempts_raw"):
+            a2 = {"t": round(a["t_mono"] + off - tw_start, 4), "bind": a["bind"], "connect": a["connect"]}
+            atts.append(a2)
+        r["attempts"] = compress_attempts(atts)
+        r["attempt_count"] = len(atts)
+        ok = next((a for a in atts if a["connect"] == "ok"), None)
+        r["reused_after_s"] = ok["t"] if ok else None
+        r["tried_for_s"] = atts[-1]["t"] if atts else None
+        syns = [p for p in conv if p["sport"] == cport and p["flags"] & 0x02]
+        fins = [p for p in conv if p["sport"] == cport and p["flags"] & 0x01 and p["ts"] < tw_real]
+        if fins:
+            old_snd_nxt = (fins[-1]["seq"] + fins[-1]["len"] + 1) % SEQ_MOD
+            r["old_client_isn"] = syns[0]["seq"]
+            r["old_client_snd_nxt"] = old_snd_nxt
+        if ok and len(syns) >= 2 and fins:
+            r["new_client_isn"] = syns[1]["seq"]
+            r["new_isn_minus_old_snd_nxt"] = sdiff(syns[1]["seq"], r["old_client_snd_nxt"])
+            reply = next((p for p in conv if p["sport"] == sport and p["ts"] > syns[1]["ts"]), None)
+            r["server_reply_to_new_syn"] = flags_to_letters(reply["flags"]) if reply else None
+            if "tsval" in syns[1]:
+                r["new_syn_tsval_minus_old_last_tsval"] = sdiff(
+                    syns[1]["tsval"], [p for p in conv if p["sport"] == cport and p["ts"] < tw_real][-1]["tsval"])
+        r["first_connect_t"] = round(first_real - t0, 6)
+    return {
+        **fact_header(
+            "tw-reuse",
+            "The side that closed first (the client, so it holds TIME_WAIT) connects again to the same server "
+            "from the same local port. 'bound': a new socket with SO_REUSEADDR bind()s the port explicitly "
+            "(the first one did too); 'ephemeral': neither connection binds, and ip_local_port_range is "
+            "narrowed to that single port so connect() must pick it. connect() is tried every "
+            "(0.02 s; 0.5 s in the long run) from the moment ss shows TIME-WAIT, with tcp_tw_reuse 0/1/2, on "
+            "loopback and across a veth pair between two namespaces.",
+            "unshare -n (client, lo + tcpsimc 10.200.0.1/24); a second namespace held by `unshare -n sleep` "
+            "(server, tcpsims 10.200.0.2/24), joined by `ip link add tcpsimc type veth peer name tcpsims "
+            "netns PID`; server sockets opened there with setns(2). Sysctls are set in the client's "
+            "namespace before each run. tcpdump --immediate-mode on lo and on tcpsimc; ss -tan state time-wait",
+        ),
+        "runs": runs,
+        "tcpdump": {name: {"command": tcpdump_cmd(d), "stats": captured[name][1]} for name, d in dumps.items()},
+        "time_note": "attempt times (from/to) are seconds since the client's last ACK of the old connection "
+                     "(TIME_WAIT began); segment t is seconds since the first captured packet",
+    }
+
+
+# ---- fact 4: how long a SYN cookie stays valid; what the final ACK must carry -------
+
+COOKIE_SERVER = ("127.0.0.1", 5002)
+COOKIE_SERVER2 = ("127.0.0.1", 5003)  # for the "no recent overflow" probes
+COOKIE_PHASE = 2.0  # start this many seconds into a cookie minute (jiffies // (60*HZ))
+
+
+def fact_syncookie() -> dict:
+    lo_up()
+    hz = kernel_hz()
+    HZ = hz["config_hz"] or 250
+    set_sysctl("tcp_syncookies", 2)
+    sysctl = read_sysctls()
+    tmpdir = tempfile.mkdtemp(prefix="tcpfact")
+    dump = Tcpdump(os.path.join(tmpdir, "cap.pcap"), (0, 0), 400, bpf="tcp", immediate=True)
+    rule = ["-p", "tcp", "--sport", "43000:43999", "--tcp-flags", "RST", "RST", "-j", "DROP"]
+    run(["iptables", "-w", "-A", "INPUT"] + rule)
+    sniff = RawSniffer()
+    raw = RawTcp("127.0.0.1")
+
+    def make_listener(addr):
+        sk = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sk.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sk.bind(addr)
+        sk.listen(BACKLOG)
+        sk.setblocking(False)
+        return sk
+
+    listeners = {COOKIE_SERVER[1]: make_listener(COOKIE_SERVER), COOKIE_SERVER2[1]: make_listener(COOKIE_SERVER2)}
+    accepted: dict[int, socket.socket] = {}
+    accepted_data: dict[int, bytes] = {}
+    probes: dict[str, dict] = {}
+    log: list[dict] = []
+
+    def drain() -> None:
+        for lst in listeners.values():
+            while True:
+                try:
+                    conn, peer = lst.accept()
+                except (BlockingIOError, OSError):
+                    break
+                conn.setblocking(False)
+                try:
+                    accepted_data[peer[1]] = conn.recv(4096)
+                except (BlockingIOError, OSError):
+                    accepted_data[peer[1]] = b""
+                accepted[peer[1]] = conn
+
+    def syn(name: str, cport: int, server=COOKIE_SERVER, what: str = "") -> dict:
+        isn = (0x10000000 + cport * 7919) % SEQ_MOD
+        jif, _ = read_jiffies()
+        t = raw.send(server[0], cport, server[1], isn, 0, "S", win=65535, options=tcp_opt_mss(1460))
+        sa = sniff.wait_for(lambda p: p["sport"] == server[1] and p["dport"] == cport and p["flags"] & 0x12 == 0x12,
+                            timeout=2.0, since=t)
+        if sa is None:
+            raise CaptureError(f"syncookie: no SYN-ACK for {name}")
+        pr = {"probe": name, "what": what, "client_port": cport, "server_port": server[1], "client_isn": isn,
+              "syn_mono": t, "syn_jiffies": jif, "syn_wallclock_second_in_minute": round(time.time() % 60, 3),
+              "cookie": sa["seq"], "synack_mss": sa.get("mss")}
+        probes[name] = pr
+        log.append({"mono": t, "event": f"SYN {name} ({cport} -> {server[1]})"})
+        return pr
+
+    def ack(name: str, seq_extra: int = 0, payload: bytes = b"", label: str = "ack") -> dict:
+        pr = probes[name]
+        jif, _ = read_jiffies()
+        seq = (pr["client_isn"] + 1 + seq_extra) % SEQ_MOD
+        flags = "PA" if payload else "A"
+        t = raw.send("127.0.0.1", pr["client_port"], pr["server_port"], seq, pr["cookie"] + 1, flags,
+                     win=65535, payload=payload)
+        rst = sniff.wait_for(lambda p: p["sport"] == pr["server_port"] and p["dport"] == pr["client_port"]
+                             and p["flags"] & 0x04, timeout=0.3, since=t)
+        lines = ss_lines(info=True)
+        estab = ss_has(lines, "ESTAB", pr["server_port"], pr["client_port"])
+        child = [ln for ln in lines if ln.startswith("ESTAB") and ln.split()[3].endswith(f":{pr['server_port']}")
+                 and ln.split()[4].endswith(f":{pr['client_port']}")]
+        drain()
+        res = {
+            "label": label,
+            "seq_minus_client_isn": (seq - pr["client_isn"]) % SEQ_MOD,
+            "ack_minus_cookie": 1,
+            "payload_len": len(payload),
+            "sent_mono": t,
+            "jiffies": jif,
+            "age_s": round(t - pr["syn_mono"], 3),
+            "cookie_minute_diff": (jif // (60 * HZ) - pr["syn_jiffies"] // (60 * HZ))
+            if jif is not None and pr["syn_jiffies"] is not None else None,
+            "answered_rst": rst is not None,
+            "rst_seq_minus_cookie": ((rst["seq"] - pr["cookie"]) % SEQ_MOD) if rst else None,
+            "server_estab": estab,
+            "ss_child": child[0] if child else None,
+            "accepted": pr["client_port"] in accepted,
+            "data_read": len(accepted_data.get(pr["client_port"], b"")) if pr["client_port"] in accepted else None,
+        }
+        pr.setdefault("acks", []).append(res)
+        log.append({"mono": t, "event": f"ACK {name} ({label})"})
+        return res
+
+    def refresh(k: int) -> None:
+        # one more SYN from an unused port keeps the listener's "recent SYN queue overflow" stamp fresh
+        syn(f"refresh-{k}", 43500 + k, what="keeps the overflow stamp recent (syncookies=2: every cookie "
+            "sent counts as an overflow)")
+
+    def sleep_until(t: float) -> None:
+        d = t - time.monotonic()
+        if d > 0:
+            time.sleep(d)
+
+    dump.start()
+    try:
+        # wait for the chosen phase in the cookie minute
+        jif, tm = read_jiffies()
+        period = 60 * HZ
+        phase = (jif % period) / HZ
+        wait = (COOKIE_PHASE - phase) % 60.0
+        time.sleep(wait)
+        T0 = time.monotonic()
+        syn("age-0", 43000, what="final ACK at once")
+        syn("age-30", 43001, what="final ACK after 30 s")
+        syn("age-70a", 43002, what="final ACK after 70 s, the next cookie minute")
+        syn("age-100", 43003, what="final ACK after 100 s, the next cookie minute")
+        syn("age-130", 43004, what="final ACK after 130 s")
+        syn("bad-seq", 43005, what="an ACK with seq = ISN+1+1460, then the right one")
+        syn("data", 43006, what="the final ACK carries 100 bytes (seq = ISN+1)")
+        syn("seq-isn", 43007, what="an ACK with seq = ISN (not ISN+1)")
+        sleep_until(T0 + 0.2)
+        ack("age-0")
+        sleep_until(T0 + 1.0)
+        ack("bad-seq", seq_extra=1460, label="seq = ISN+1+1460")
+        sleep_until(T0 + 1.5)
+        ack("bad-seq", label="then seq = ISN+1")
+        sleep_until(T0 + 2.0)
+        ack("data", payload=b"p" * 100, label="seq = ISN+1 with 100 bytes")
+        sleep_until(T0 + 2.5)
+        ack("seq-isn", seq_extra=-1, label="seq = ISN")
+        # a cookie presented to a listener that has had no overflow: close and reopen the listener
+        sleep_until(T0 + 5.0)
+        syn("no-overflow", 43100, server=COOKIE_SERVER2, what="cookie from listener A; the listener is then "
+            "closed and a new one opened on the same port; the new one has never sent a cookie")
+        syn("overflow-again", 43101, server=COOKIE_SERVER2, what="as no-overflow, but the new listener "
+            "sends a cookie to someone else (port 43102) before the ACK arrives")
+        listeners[COOKIE_SERVER2[1]].close()
+        listeners[COOKIE_SERVER2[1]] = make_listener(COOKIE_SERVER2)
+        sleep_until(T0 + 6.0)
+        ack("no-overflow", label="to the new listener, which has sent no cookie")
+        sleep_until(T0 + 7.0)
+        syn("other-client", 43102, server=COOKIE_SERVER2, what="makes the new listener send a cookie")
+        sleep_until(T0 + 7.5)
+        ack("overflow-again", label="to the new listener, 0.5 s after it sent a cookie to another client")
+        sleep_until(T0 + 29.5)
+        refresh(0)
+        sleep_until(T0 + 30.0)
+        ack("age-30")
+        sleep_until(T0 + 55.0)
+        syn("age-70b", 43008, what="SYN 57 s into a cookie minute; final ACK after 70 s, two minutes on")
+        sleep_until(T0 + 69.5)
+        refresh(1)
+        sleep_until(T0 + 70.0)
+        ack("age-70a")
+        sleep_until(T0 + 99.5)
+        refresh(2)
+        sleep_until(T0 + 100.0)
+        ack("age-100")
+        sleep_until(T0 + 124.5)
+        refresh(3)
+        sleep_until(T0 + 125.0)
+        ack("age-70b")
+        sleep_until(T0 + 129.5)
+        refresh(4)
+        sleep_until(T0 + 130.0)
+        ack("age-130")
+        time.sleep(0.3)
+        off = mono_to_real_offset()
+        packets, stats = stop_capture(dump)
+    finally:
+        sniff.close()
+        raw.close()
+        for sk in list(listeners.values()) + list(accepted.values()):
+            sk.close()
+        subprocess.run(["iptables", "-w", "-F", "INPUT"], capture_output=True, timeout=10)
+        abort_capture(dump)
+    shutil.rmtree(tmpdir, ignore_errors=True)
+
+    t0 = T0 + off
+    for pr in probes.values():
+        cport = pr["client_port"]
+        names = {cport: "client", pr["server_port"]: "server"}
+        pr["segments"] = [seg_record(p, t0, names) for p in packets if cport in (p["sport"], p["dport"])]
+        pr["syn_t"] = round(pr.pop("syn_mono") + off - t0, 6)
+        pr["syn_phase_in_cookie_minute_s"] = round((pr["syn_jiffies"] % (60 * HZ)) / HZ, 3) \
+            if pr["syn_jiffies"] is not None else None
+        for a in pr.get("acks", []):
+            a["t"] = round(a.pop("sent_mono") + off - t0, 6)
+    return {
+        **fact_header(
+            "syncookie",
+            "SYN cookies with tcp_syncookies=2 (always): SYNs crafted with a raw socket from 127.0.0.1:430xx to "
+            "a listener on 127.0.0.1:5002 get a SYN-ACK whose ISN is the cookie; the final ACK (seq = client "
+            "ISN+1, ack = cookie+1, unless stated) is sent after 0, 30, 70, 100 or 130 s. 'accepted' means "
+            "the listener's accept() returned the connection (and ss showed it ESTAB); the other answer is "
+            "a RST. The probes start 2 s into a 'cookie minute' (jiffies // (60*HZ), read from "
+            "/proc/timer_list) so that one 70 s probe ends in the next minute and another (SYN at 57 s) "
+            "two minutes on. Before each late ACK one more SYN from another port keeps the listener's "
+            "overflow stamp recent. Two probes on 127.0.0.1:5003 test the overflow stamp itself: the "
+            "listener that sent the cookie is closed and a new one opened before the ACK arrives.",
+            "unshare -n; ip link set lo up; sysctl net.ipv4.tcp_syncookies=2; iptables -A INPUT "
+            + " ".join(rule) + " (the raw client ports have no socket, so the client's kernel answers each "
+            "SYN-ACK with a RST; tcpdump sees it, INPUT drops it); raw IPPROTO_TCP socket (SYN with MSS "
+            "1460, window 65535, no other options); tcpdump -i lo --immediate-mode; ss -tan",
+        ),
+        "hz": hz,
+        "sysctl": sysctl,
+        "cookie_minute_jiffies": 60 * HZ,
+        "probes": list(probes.values()),
+        "tcpdump": {"command": tcpdump_cmd(dump), "stats": stats},
+        "seq_note": "seq/ack absolute; t in seconds since the first SYN (T0)",
+    }
+
+
+# ---- fact 5: close() that sends a RST -------------------------------------------------
+
+RST_SERVER = ("127.0.0.1", 5004)
+RST_CASES = [
+    # (name, description, client sends data?, client shuts down writing?, server reads?, server linger0?,
+    #  client linger0?)
+    ("unread-data", "the client sends 100 bytes; the server close()s without reading them",
+     True, False, False, False, False),
+    ("unread-data-and-fin", "the client sends 100 bytes and shutdown(SHUT_WR) (a FIN); the server close()s "
+     "without reading", True, True, False, False, False),
+    ("unread-fin-only", "the client sends no data, only shutdown(SHUT_WR) (a FIN); the server close()s "
+     "without reading", False, True, False, False, False),
+    ("read-all", "the client sends 100 bytes; the server reads them all, then close()s (control case)",
+     True, False, True, False, False),
+    ("server-linger0", "the client sends 100 bytes; the server reads them all, sets SO_LINGER {on, 0 s} "
+     "and close()s", True, False, True, True, False),
+    ("client-linger0", "no data; the client sets SO_LINGER {on, 0 s} and close()s first",
+     False, False, False, False, True),
+]
+
+
+def rst_one(listener: socket.socket, cport: int, data: bool, shut: bool, read: bool, s_linger0: bool,
+            c_linger0: bool) -> dict:
+    out: dict = {"client_port": cport}
+    linger0 = struct.pack("ii", 1, 0)
+    cli = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    cli.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    cli.bind(("127.0.0.1", cport))
+    cli.settimeout(2)
+    cli.connect(RST_SERVER)
+    conn, _ = listener.accept()
+    conn.settimeout(2)
+    if data:
+        cli.sendall(b"u" * 100)
+    if shut:
+        cli.shutdown(socket.SHUT_WR)
+    time.sleep(0.1)
+    if c_linger0:
+        cli.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger0)
+        cli.close()
+        time.sleep(0.1)
+        out["ss_after_close"] = [ln for ln in ss_lines() if f":{cport}" in ln]
+        try:
+            out["server_recv"] = repr(conn.recv(4096))
+        except OSError as exc:
+            out["server_recv"] = errno_name(exc)
+        conn.close()
+        return out
+    if read:
+        got = 0
+        while got < 100:
+            got += len(conn.recv(100 - got))
+        out["server_read_bytes"] = got
+    if s_linger0:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger0)
+    out["ss_server_before_close"] = [ln for ln in ss_lines(info=False) if f":{cport}" in ln
+                                     and ln.split()[3].endswith(f":{RST_SERVER[1]}")]
+    conn.close()
+    time.sleep(0.1)
+    out["ss_after_close"] = [ln for ln in ss_lines() if f":{cport}" in ln]
+    try:
+        r = cli.recv(4096)
+        out["client_recv"] = "EOF" if r == b"" else repr(r)
+    except OSError as exc:
+        out["client_recv"] = errno_name(exc)
+    try:
+        cli.send(b"z")
+        out["client_send_after"] = "ok"
+    except OSError as exc:
+        out["client_send_after"] = errno_name(exc)
+    cli.close()
+    time.sleep(0.1)
+    return out
+
+
+def fact_rst_close() -> dict:
+    lo_up()
+    sysctl = read_sysctls()
+    tmpdir = tempfile.mkdtemp(prefix="tcpfact")
+    dump = Tcpdump(os.path.join(tmpdir, "cap.pcap"), (0, 0), 60, bpf="tcp", immediate=True)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(RST_SERVER)
+    listener.listen(BACKLOG)
+    listener.settimeout(3)
+    cases = []
+    dump.start()
+    try:
+        for i, (name, desc, data, shut, read, sl0, cl0) in enumerate(RST_CASES):
+            r = rst_one(listener, 44000 + i, data, shut, read, sl0, cl0)
+            r.update({"case": name, "description": desc})
+            cases.append(r)
+        time.sleep(0.3)
+        packets, stats = stop_capture(dump)
+    finally:
+        listener.close()
+        abort_capture(dump)
+    shutil.rmtree(tmpdir, ignore_errors=True)
+    for r in cases:
+        cport = r["client_port"]
+        conv = [p for p in packets if cport in (p["sport"], p["dport"])]
+        t0 = conv[0]["ts"]
+        isn = {}
+        for p in conv:
+            if p["flags"] & 0x02:
+                isn.setdefault(p["sport"], p["seq"])
+        names = {cport: "client", RST_SERVER[1]: "server"}
+        segs = []
+        for p in conv:
+            rec = seg_record(p, t0, names)
+            other = p["dport"]
+            rec["rseq"] = (p["seq"] - isn[p["sport"]]) % SEQ_MOD
+            rec["rack"] = ((p["ack"] - isn[other]) % SEQ_MOD) if p["flags"] & 0x10 else None
+            segs.append(rec)
+        r["segments"] = segs
+        r["summary"] = " ".join(f"{'c' if s['src'] == 'client' else 's'}:{s['flags']}"
+                                + (f"({s['len']})" if s["len"] else "") for s in segs)
+        r["rst_from"] = sorted({s["src"] for s in segs if "R" in s["flags"]})
+    return {
+        **fact_header(
+            "rst-close",
+            "When close() sends a RST instead of a FIN: unread data in the receive queue, and SO_LINGER "
+            "with a zero timeout. Each case is one connection 127.0.0.1:PORT -> 127.0.0.1:5004; the client "
+            "then tries recv() and send() to see the error.",
+            "unshare -n; ip link set lo up; default sysctls; tcpdump -i lo --immediate-mode 'tcp'; ss -tan",
+        ),
+        "sysctl": sysctl,
+        "cases": cases,
+        "tcpdump": {"command": tcpdump_cmd(dump), "stats": stats},
+        "seq_note": "seq/ack absolute; rseq/rack relative to the sender's/receiver's ISN (SYN = 0); "
+                    "t in seconds since the case's SYN",
+    }
+
+
+FACTS = {
+    "tw-syn": (fact_tw_syn, 120, "a SYN from the same port reaches the server's TIME_WAIT socket"),
+    "delack": (fact_delack, 240, "delay of the ACK of a FIN, with and without data; quick ACKs"),
+    "tw-reuse": (fact_tw_reuse, 300, "the TIME_WAIT side connects again from the same port (tcp_tw_reuse)"),
+    "syncookie": (fact_syncookie, 330, "how long a SYN cookie is accepted, and what the final ACK must carry"),
+    "rst-close": (fact_rst_close, 60, "close() with unread data, SO_LINGER 0: RST instead of FIN"),
+}
+
+
+def fact_inner(name: str, out: str) -> int:
+    try:
+        result = FACTS[name][0]()
+    except CaptureError as exc:
+        die(f"{name}: {exc}", 1)
+    except OSError as exc:
+        die(f"{name}: {exc}", 1)
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, f"{name}.json")
+    with open(path, "w") as fh:
+        json.dump(result, fh, indent=1)
+        fh.write("\n")
+    print(f"{name}: wrote {path}", flush=True)
+    return 0
+
+
+def facts_main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="linux_capture.py FACT",
+                                 description="Record one kernel fact (or all: 'facts') in a fresh network namespace.")
+    ap.add_argument("fact", choices=list(FACTS) + ["facts"])
+    ap.add_argument("--out", default=DEFAULT_OUT, help="output directory (default: tests/data/linux)")
+    ap.add_argument("--fact-inner", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.fact_inner:
+        return fact_inner(args.fact, args.out)
+    if os.geteuid() != 0:
+        die("must be run as root (needs a network namespace, iptables and tcpdump)")
+    for tool in ("tcpdump", "iptables", "ip", "ss", "unshare", "nsenter", "timeout"):
+        if shutil.which(tool) is None:
+            die(f"'{tool}' not found in PATH (install it, e.g. apt-get install tcpdump iptables iproute2)")
+    names = list(FACTS) if args.fact == "facts" else [args.fact]
+    procs = {}
+    for n in names:  # independent namespaces: run them side by side
+        print(f"{n}: {FACTS[n][2]} (up to {FACTS[n][1]} s)", flush=True)
+        procs[n] = subprocess.Popen(["unshare", "-n", sys.executable, os.path.abspath(__file__), n,
+                                     "--fact-inner", "--out", os.path.abspath(args.out)])
+    failed = []
+    for n, proc in procs.items():
+        try:
+            rc = proc.wait(FACTS[n][1] + 60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rc = -1
+        if rc != 0:
+            failed.append(n)
+    if failed:
+        die(f"{len(failed)} fact(s) failed: {', '.join(failed)}", 1)
+    return 0
+
+
+# --------------------------------------------------------------------------
 # Driver
 # --------------------------------------------------------------------------
 
@@ -979,6 +2484,9 @@ def die(msg: str, code: int = 2) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in list(FACTS) + ["facts"]:
+        return facts_main(argv)
     cases = build_cases()
     ap = argparse.ArgumentParser(description="Record Linux TCP behaviour on loopback (run as root).")
     ap.add_argument("--out", default=DEFAULT_OUT, help="output directory (default: tests/data/linux)")
