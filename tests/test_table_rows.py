@@ -55,6 +55,8 @@ def _peer_segment(net, conn, event):
         E.RCV_BAD_ACK: seg_to(conn, "A", rn, nxt + 1000),
         E.RCV_DATA_AFTER_CLOSE: seg_to(conn, "PA", rn, una, 10),
         E.RCV_ACK_UNSENT: seg_to(conn, "A", rn, nxt + 1000),
+        E.RCV_ACK_TOO_OLD: seg_to(conn, "A", rn, una - net.profile.window - 1),
+        E.RCV_SYN_PASSIVE: seg_to(conn, "S", rn + 7),
     }[event]
 
 

@@ -397,13 +397,16 @@ class Connection(Tcb):
         each check in the RFC's order; the first that decides, ends."""
         seq, syn = seg.seq, seg.syn
         if syn and seq == self.irs:
-            # A retransmission of the peer's SYN (or SYN,ACK), whose sequence
-            # number we have already received -- or, in SYN_RECEIVED, the
-            # SYN,ACK of a simultaneous open (RFC 9293 Figure 7).
-            if not self._simultaneous_open_ack(seg):
+            # In SYN_RECEIVED, the SYN,ACK of a simultaneous open (RFC 9293 Figure 7):
+            # its SYN is the one we have, the rest is new.  Otherwise a bare
+            # retransmission of the peer's SYN (or SYN,ACK), whose sequence number
+            # we have already received; a SYN that carries a FIN or data goes
+            # through the checks below like any segment.
+            if self._simultaneous_open_ack(seg):
+                syn, seq = False, seq_add(seq, 1)
+            elif not (seg.fin or seg.len):
                 self._fire(E.RCV_SYN, now, seg)
                 return
-            syn, seq = False, seq_add(seq, 1)
         seglen = seg.len + (1 if syn else 0) + (1 if seg.fin else 0)
         if not self._first_check(seg, seq, seglen, now):
             return
@@ -413,7 +416,8 @@ class Connection(Tcb):
             self._second_check(seg, seq, now)
             return
         if syn:                                  # fourth check
-            self._fire(E.RCV_SYN, now, seg)
+            passive = self.state is S.SYN_RECEIVED and self.listener is not None
+            self._fire(E.RCV_SYN_PASSIVE if passive else E.RCV_SYN, now, seg)
             return
         if seg.ack is None:                      # fifth check
             self._fire(E.RCV_NO_ACK, now, seg)
@@ -473,6 +477,10 @@ class Connection(Tcb):
         if seq_lt(self.snd_nxt, ack):            # acks something not yet sent
             self._fire(E.RCV_ACK_UNSENT, now, seg)
             return False
+        # MAX.SND.WND, the largest window the peer offered: every host of a run has the profile's.
+        if seq_lt(ack, seq_add(self.snd_una, -self.host.profile.window)):
+            self._fire(E.RCV_ACK_TOO_OLD, now, seg)
+            return False
         if seq_lt(self.snd_una, ack):
             self._ack_advanced(ack, now, seg.tsecr)
         return True
@@ -512,6 +520,13 @@ class Connection(Tcb):
             if not self.orphaned:            # after close() nobody reads
                 self.host.tell(now, self, NoticeKind.DATA, str(data))
         # eighth step: FIN
+        if fin_here and self.peer_fin and not data and self.state is not S.CLOSING:
+            # A FIN again at RCV.NXT, after the peer's FIN: "advance RCV.NXT over the
+            # FIN, and send an acknowledgment for the FIN" and remain (RFC 9293 §3.10.7.4;
+            # in CLOSING a segment that does not ack our FIN is ignored, fifth check).
+            self.rcv_nxt = seq_add(self.rcv_nxt, 1)
+            self._fire(E.RCV_FIN, now)
+            return
         if fin_here and not self.peer_fin:
             self.peer_fin = True
             self.rcv_nxt = seq_add(self.rcv_nxt, 1)

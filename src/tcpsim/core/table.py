@@ -63,6 +63,8 @@ class Event(Enum):
     RCV_UNACCEPTABLE = "rcv unacceptable segment"
     RCV_OUT_OF_ORDER = "rcv segment beyond a gap"
     RCV_ACK_UNSENT = "rcv ACK of unsent data"
+    RCV_ACK_TOO_OLD = "rcv ACK older than the window"
+    RCV_SYN_PASSIVE = "rcv SYN (passive open)"
     RCV_NO_ACK = "rcv segment without ACK"
     RCV_SYN_DROPPED = "rcv SYN, queue full"
     RCV_SYN_COOKIE = "rcv SYN, SYN queue full"
@@ -265,6 +267,13 @@ _row(S.SYN_RECEIVED, E.RCV_SYN, S.SYN_RECEIVED, X.SYN_ACK_AGAIN, "Linux tcp_chec
      "retransmitted SYN: resend SYN,ACK", profiles=LINUX)
 _row(S.SYN_RECEIVED, E.RCV_SYN, S.SYN_RECEIVED, X.DUP_ACK, R + "§3.10.7.4 (first check)",
      "retransmitted SYN, not acceptable: ACK and drop", profiles=RFC)
+# An acceptable (in-window, new) SYN in SYN_RECEIVED from a passive open: RFC 9293's
+# fourth check returns the connection to LISTEN; Linux (tcp_check_req, embryonic_reset)
+# also answers it with an RST.
+_row(S.SYN_RECEIVED, E.RCV_SYN_PASSIVE, S.LISTEN, X.NOTHING, R + "§3.10.7.4 (fourth check)",
+     "new SYN in the window: back to LISTEN", profiles=RFC)
+_row(S.SYN_RECEIVED, E.RCV_SYN_PASSIVE, S.LISTEN, X.RST, "Linux tcp_check_req (embryonic_reset)",
+     "new SYN in the window: RST, back to LISTEN", profiles=LINUX)
 
 # --- synchronized states: the generic checks of RFC 9293 §3.10.7.4 -------------------
 _SYNC = SYNCHRONIZED
@@ -281,6 +290,11 @@ for _s in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2):
 for _s in _SYNC:
     _row(_s, E.RCV_ACK_UNSENT, _s, X.DUP_ACK, R + "§3.10.7.4 (fifth check)",
          "acks something not yet sent: ACK and drop")
+# RFC 9293 §3.10.7.4 fifth check (RFC 5961 §5.2, MAY-12; Linux tcp_ack does it too): an
+# ACK is acceptable only in (SND.UNA - MAX.SND.WND) =< SEG.ACK =< SND.NXT.
+for _s in _SYNC:
+    _row(_s, E.RCV_ACK_TOO_OLD, _s, X.DUP_ACK, R + "§3.10.7.4 (fifth check, RFC 5961 §5.2)",
+         "ACK older than SND.UNA - MAX.SND.WND: ACK and drop")
 for _s in _SYNC:
     _row(_s, E.RCV_SYN, _s, X.DUP_ACK, R + "§3.10.7.4 (fourth check, RFC 5961)",
          "SYN in a synchronized state: challenge ACK")
