@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from tcpsim.core.units import us
 from tcpsim.errors import ScenarioError
 from tcpsim.network import run
 from tcpsim.scenario import builtin, builtin_names, load
 from tcpsim.states import State
+from tcpsim.trace import Trace
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -236,3 +238,72 @@ def test_cli_rules_as_json_is_the_table():
     assert r.returncode == 0 and len(rows) == len(RULES)
     fin = [x for x in rows if (x["state"], x["event"]) == ("ESTABLISHED", "rcv FIN")]
     assert [(x["send"], x["profiles"]) for x in fin] == [("DELAYED_ACK", ["linux"]), ("ACK", ["rfc9293"])]
+
+
+def _cookie_run(drop, extra_calls=(), overrides=None):
+    d = {"name": "cookie", "overrides": {"syncookies": 2, **(overrides or {})}, "until": 400,
+         "endpoints": {
+             "client": {"port": 40000, "isn": 100, "calls": [
+                 {"t": 0, "call": "connect", "to": "server"}, *extra_calls]},
+             "server": {"port": 80, "isn": 300, "calls": [{"t": 0, "call": "listen"},
+                                                           {"on": "eof", "call": "close"}]}},
+         "network": {"drop": list(drop)}}
+    return run(d)
+
+
+def test_a_syn_cookie_is_checked_against_the_client_isn():
+    """Linux cookie_v4_check: the client's ISN is recovered as SEG.SEQ - 1 and must be the
+    one the cookie was made for (recorded on 6.18, tests/data/linux/syncookie.json: an ACK
+    at ISN+1+1460 with a valid cookie gets an RST).  Here the handshake's ACK (#3) and the
+    first data segment (#4) are lost; the second data segment (#5) must not complete the
+    handshake: the listener answers it with an RST, the client's application is told, and
+    the server never acknowledges bytes it did not receive (it used to ack 2920 and deliver 1460)."""
+    tr = _cookie_run([3, 4], [{"t": 1, "call": "send", "bytes": 2920}, {"t": 3, "call": "close"}])
+    server_acks = {r.seg.ack for r in tr.segments if r.seg.src == "server" and r.seg.ack is not None}
+    assert server_acks == {101}
+    assert not [n for n in tr.notices if n.endpoint.startswith("server") and n.what == "data"]
+    fifth = next(r for r in tr.segments if r.i == 5)
+    assert (fifth.seg.src, fifth.seg.seq, fifth.seg.len) == ("client", 101 + 1460, 1460)
+    reply = next(r for r in tr.segments if r.t >= fifth.arrive and r.seg.src == "server")
+    assert reply.seg.flags == "R"
+    assert "reset" in tr.notices_of("client")
+
+
+def _late_ack(late: float, refresh: bool) -> Trace:
+    """A cookie handshake whose final ACK is held back `late` seconds; with `refresh`,
+    another SYN reaches the listener a second before, so its last overflow is recent."""
+    d = {"overrides": {"syncookies": 2}, "until": 300,
+         "endpoints": {"client": {"port": 40000, "isn": 100, "calls": [{"t": 0, "call": "connect", "to": "server"}]},
+                       "server": {"port": 80, "isn": 300, "calls": [{"t": 0, "call": "listen"}]}},
+         "network": {"rules": [{"action": "delay", "src": "client", "flags": "A", "nth": 1, "extra": late}]}}
+    if refresh:
+        d["network"]["inject"] = [{"t": late - 1, "src": "client", "sport": 41000, "dst": "server", "dport": 80,
+                                   "flags": "S", "seq": 5000}]
+    return run(d)
+
+
+def _accepted(tr: Trace) -> bool:
+    return any(c.endpoint.startswith("server") and c.new is State.ESTABLISHED for c in tr.changes)
+
+
+def test_a_syn_cookie_expires():
+    """TCP_SYNCOOKIE_PERIOD is 60 s and a cookie is valid for MAX_SYNCOOKIE_AGE (2) of
+    those counts: on 6.18 an ACK 30 or 100 s after the SYN was accepted, one 130 s after
+    was answered with an RST (tests/data/linux/syncookie.json)."""
+    assert _accepted(_late_ack(30, refresh=True))
+    assert _accepted(_late_ack(100, refresh=True))
+    late = _late_ack(130, refresh=True)
+    assert not _accepted(late)
+    to_client = [r.seg.flags for r in late.segments if r.seg.src == "server" and r.seg.dport == 40000]
+    assert to_client[-1:] == ["R"] and late.segments[-1].t >= us(130)
+
+
+def test_a_syn_cookie_needs_a_recent_overflow():
+    """Linux tcp_synq_no_recent_overflow: a cookie is taken only within TCP_SYNCOOKIE_VALID
+    (2 x 60 s) of the listener's last overflow -- with syncookies=2, of the last cookie it
+    sent (6.18: a valid cookie at a listener that had sent none drew an RST).  Here the
+    only cookie was sent at 0 s; at 125 s it is still in its two-count lifetime only if the
+    counts are aligned, so the test uses 121 s after a refresh at 0 and none later: the
+    overflow is 121 s old."""
+    tr = _late_ack(121, refresh=False)
+    assert not _accepted(tr)

@@ -30,14 +30,21 @@ if TYPE_CHECKING:  # pragma: no cover
 S = State
 E = Event
 
-#: Linux's SYN-cookie counter ticks every 64 s (the time slot a cookie encodes).
-COOKIE_SLOT = 64 * US
+#: Linux's SYN-cookie counter ticks every TCP_SYNCOOKIE_PERIOD, 60 s (include/net/tcp.h;
+#: tcp_cookie_time); a cookie is valid while the counter has moved on by less than
+#: MAX_SYNCOOKIE_AGE, 2 (check_tcp_syn_cookie) -- 60 to 120 s, as 6.18 showed
+#: (tests/data/linux/syncookie.json).
+COOKIE_PERIOD = 60 * US
+MAX_COOKIE_AGE = 2
+#: TCP_SYNCOOKIE_VALID: cookies are taken only this long after the listener's last
+#: overflow (tcp_synq_no_recent_overflow); tcp_synq_overflow moves the stamp at most once a second.
+COOKIE_VALID = MAX_COOKIE_AGE * COOKIE_PERIOD
 
 
 class Listener(Tcb):
     """A listening socket and its two queues."""
 
-    __slots__ = ("lport", "backlog", "synq", "acceptq", "auto_accept", "cookies_sent", "secret", "two_way")
+    __slots__ = ("lport", "backlog", "synq", "acceptq", "auto_accept", "last_overflow", "secret", "two_way")
 
     #: rows whose outcome the trace notes as a listener notice
     NOTED = frozenset({E.RCV_SYN_DROPPED, E.RCV_SYN_COOKIE, E.RCV_ACK_QUEUE_FULL})
@@ -50,7 +57,8 @@ class Listener(Tcb):
         self.synq: dict[tuple[str, int], Connection] = {}
         self.acceptq: list[Connection] = []
         self.auto_accept = auto_accept
-        self.cookies_sent = False
+        #: when the SYN queue last overflowed (a cookie was sent), or None
+        self.last_overflow: int | None = None
         self.secret = zlib.crc32(f"{host.name}:{lport}".encode())
         self.two_way = two_way     # the two-way-handshake what-if (not TCP)
 
@@ -122,15 +130,27 @@ class Listener(Tcb):
         self.synq.pop((child.rhost, child.rport), None)
 
     # ------------------------------------------------------------------ cookies
-    def _cookie(self, seg: Segment, now: int, slot_offset: int = 0) -> int:
-        slot = now // COOKIE_SLOT - slot_offset
-        key = f"{seg.src}:{seg.sport}>{self.lport}:{slot}:{self.secret}".encode()
-        return (zlib.crc32(key) ^ ((slot & 0xFF) << 24)) & 0xFFFFFFFF
+    def _cookie(self, seg: Segment, client_isn: int, count: int) -> int:
+        """The ISN a cookie SYN,ACK carries: a keyed hash of the four-tuple, the
+        client's ISN and the cookie counter, the counter in its top 8 bits (a
+        stand-in for Linux's secure_tcp_syn_cookie)."""
+        key = f"{seg.src}:{seg.sport}>{self.lport}:{client_isn}:{count}:{self.secret}".encode()
+        return (zlib.crc32(key) ^ ((count & 0xFF) << 24)) & 0xFFFFFFFF
+
+    def _overflowed(self, now: int) -> None:
+        """Linux tcp_synq_overflow: remember the time (at most once a second)."""
+        last = self.last_overflow
+        if last is None or not last <= now <= last + US:
+            self.last_overflow = now
 
     def _valid_cookie(self, seg: Segment, now: int) -> bool:
+        """Linux cookie_v4_check: only after a recent overflow, and only for the
+        client ISN recovered as SEG.SEQ - 1, made at most MAX_COOKIE_AGE - 1 counts ago."""
         assert seg.ack is not None
-        isn = seq_add(seg.ack, -1)
-        return isn in (self._cookie(seg, now), self._cookie(seg, now, 1))
+        if self.last_overflow is None or now - self.last_overflow > COOKIE_VALID:
+            return False
+        isn, client_isn, count = seq_add(seg.ack, -1), seq_add(seg.seq, -1), now // COOKIE_PERIOD
+        return any(isn == self._cookie(seg, client_isn, count - age) for age in range(MAX_COOKIE_AGE))
 
     # ------------------------------------------------------------------ the table
     def _fire(self, event: Event, now: int, seg: Segment | None = None) -> Rule:
@@ -145,7 +165,7 @@ class Listener(Tcb):
             self._reset_reply(seg, self.lport)
         elif rule.send is Send.SYN_ACK_COOKIE:        # no state kept
             out = Segment(src=self.host.name, sport=self.lport, dst=seg.src, dport=seg.sport,
-                          flags="SA", seq=self._cookie(seg, now), ack=seq_add(seg.seq, 1))
+                          flags="SA", seq=self._cookie(seg, seg.seq, now // COOKIE_PERIOD), ack=seq_add(seg.seq, 1))
             self.host.emit(Transmit(out, False))
         else:  # pragma: no cover - a row meant for a connection
             raise AssertionError(f"{self.name}: a listener cannot send {rule.send}")
@@ -156,7 +176,7 @@ class Listener(Tcb):
         if seg.rst:
             self._fire(E.RCV_RST, now, seg)
         elif seg.ack is not None:
-            if not seg.syn and self.cookies_sent and self._valid_cookie(seg, now):
+            if not seg.syn and self._valid_cookie(seg, now):
                 self._rebuild_from_cookie(seg, now)
             else:
                 self._fire(E.RCV_ACK, now, seg)
@@ -172,7 +192,7 @@ class Listener(Tcb):
         cookies = self.host.profile.syncookies
         if cookies == 2 or len(self.synq) > self.backlog:   # Linux >= 6.13: backlog + 1 half-open
             if cookies:
-                self.cookies_sent = True
+                self._overflowed(now)
                 self._fire(E.RCV_SYN_COOKIE, now, seg)
             else:
                 self._fire(E.RCV_SYN_DROPPED, now, seg)
