@@ -23,11 +23,11 @@ import subprocess
 import sys
 import time
 
-from tcpsim.render import state_diagram as diagram
-from tcpsim.render.state_diagram import dot_binary, state_diagram
-from tcpsim.render.ladder import ladder
 from tcpsim.core.network import run
 from tcpsim.core.scenario import builtin, load
+from tcpsim.render import state_diagram as diagram
+from tcpsim.render.ladder import ladder
+from tcpsim.render.state_diagram import dot_binary, state_diagram
 
 #: drop sets a reader might click through (positions in the trace, from 1)
 DROP_SETS = ((), (1,), (2,), (3,), (4,), (5,), (6,), (2, 3), (4, 5), (1, 2), (5, 6), (2, 5))

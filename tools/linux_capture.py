@@ -918,7 +918,8 @@ def run_case(name: str, case: dict) -> dict:
         expected = EXPECTED[delay]
         got = [(sg["src"], sg["flags"]) for sg in segments[: idx + 1]]
         if got != expected[: drop["position"]]:
-            raise UnexpectedExchange(f"{name}: exchange before the drop {got} differs from the expected {expected[: drop['position']]}")
+            raise UnexpectedExchange(f"{name}: exchange before the drop {got} differs from the expected "
+                                     f"{expected[: drop['position']]}")
     else:
         got = [(sg["src"], sg["flags"]) for sg in segments]
         if got != EXPECTED[delay]:
