@@ -307,3 +307,42 @@ def test_a_syn_cookie_needs_a_recent_overflow():
     overflow is 121 s old."""
     tr = _late_ack(121, refresh=False)
     assert not _accepted(tr)
+
+
+TW_SYN = {"name": "tw-syn", "delay": 0.05, "until": 10, "endpoints": {
+    "client": {"port": 40000, "isn": 100, "calls": [{"t": 0, "call": "connect", "to": "server"},
+                                                   {"on": "eof", "call": "close"},
+                                                   {"t": 5, "call": "connect", "to": "server", "isn": 100000}]},
+    "server": {"port": 80, "isn": 300, "calls": [{"t": 0, "call": "listen"},
+                                                {"on": "accepted", "after": 1, "call": "close"}]}}}
+
+
+def test_a_new_syn_reopens_the_servers_time_wait_in_linux():
+    """Linux tcp_timewait_state_process -> TCP_TW_SYN (recorded on 6.18, tests/data/linux/
+    tw-syn.json): a SYN whose sequence number is above RCV.NXT, or whose timestamp is newer,
+    ends TIME_WAIT and goes to the listener, which answers at once with a SYN-ACK whose ISN
+    is the old connection's SND.NXT + 65537."""
+    tr = run({**TW_SYN, "profile": "linux"})
+    old = next(c for c in tr.changes if c.new is State.TIME_WAIT)
+    assert old.endpoint.startswith("server")
+    syn = next(r for r in tr.segments if r.seg.flags == "S" and r.seg.seq == 100000)
+    answer = next(r for r in tr.segments if r.t >= syn.arrive and r.seg.src == "server")
+    old_snd_nxt = max(r.seg.seq + r.seg.seg_len for r in tr.segments if r.seg.src == "server" and r.t < syn.t)
+    assert answer.t == syn.arrive and answer.seg.flags == "SA"
+    assert answer.seg.seq == (old_snd_nxt + 65537) % (1 << 32) and answer.seg.ack == 100001
+    ended = next(c for c in tr.changes if c.endpoint == old.endpoint and c.old is State.TIME_WAIT)
+    assert ended.t == syn.arrive and ended.new is State.CLOSED
+    assert State.ESTABLISHED in tr.states("client#2")
+
+
+def test_a_new_syn_in_time_wait_draws_a_challenge_ack_in_rfc9293():
+    """RFC 9293 §3.10.7.4, fourth check: "For the TIME-WAIT state, new connections can be
+    accepted if the Timestamp Option is used and meets expectations (per [40])" -- the
+    rfc9293 profile uses no timestamps -- "RFC 5961 recommends that in these synchronized
+    states, if the SYN bit is set, irrespective of the sequence number, TCP endpoints MUST
+    send a 'challenge ACK' to the remote peer: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>"."""
+    tr = run({**TW_SYN, "profile": "rfc9293"})
+    syn = next(r for r in tr.segments if r.seg.flags == "S" and r.seg.seq == 100000)
+    answer = next(r for r in tr.segments if r.t >= syn.arrive and r.seg.src == "server")
+    assert answer.seg.flags == "A"
+    assert not [c for c in tr.changes if c.old is State.TIME_WAIT and c.t == syn.arrive]

@@ -173,6 +173,10 @@ def stimulate(rule):
         return conn, net.inject("a", seg_to(conn, "FA", conn.rcv_nxt - 1, conn.snd_una))
     if ev is E.RCV_RST_RFC1337:
         return conn, net.inject("a", seg_to(conn, "R", conn.rcv_nxt))
+    if ev is E.RCV_SYN_NEW_INCARNATION:          # a listener on the TIME_WAIT side's port takes the SYN
+        net.a.listen(conn.lport, net.now)
+        net.collect()
+        return conn, [(s, r) for s, r in net.inject("a", seg_to(conn, "S", conn.rcv_nxt + 10)) if s.flags != "SA"]
     if ev is E.RCV_DATA_AFTER_CLOSE:
         assert conn.orphaned
     if ev is E.RCV_FIN and st is S.FIN_WAIT_1:

@@ -41,6 +41,8 @@ E = Event
 RECEIVING = frozenset({S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2})
 #: States in which a retransmitted FIN (one we already acknowledged) is ACKed again.
 PEER_FIN_SEEN = frozenset({S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK, S.TIME_WAIT})
+#: Linux tcp_timewait_state_process: the new incarnation's ISN is tw_snd_nxt + 65535 + 2.
+TW_ISN_STEP = 65537
 
 
 class Connection(Tcb):
@@ -395,6 +397,12 @@ class Connection(Tcb):
     def _rcv_sync(self, seg: Segment, now: int) -> None:
         """RFC 9293 §3.10.7.4 for SYN_RECEIVED and the synchronized states:
         each check in the RFC's order; the first that decides, ends."""
+        if self.state is S.TIME_WAIT and self._new_incarnation(seg):
+            # The old connection's SND.NXT + 65537 becomes the listener's ISN for the new one.
+            isn = seq_add(self.snd_nxt, TW_ISN_STEP)
+            self._fire(E.RCV_SYN_NEW_INCARNATION, now, seg)
+            self.host.reopen(seg, now, isn)
+            return
         seq, syn = seg.seq, seg.syn
         if syn and seq == self.irs:
             # In SYN_RECEIVED, the SYN,ACK of a simultaneous open (RFC 9293 Figure 7):
@@ -425,6 +433,22 @@ class Connection(Tcb):
         if not self._fifth_check(seg, now):
             return
         self._text_and_fin(seg, seq, now)
+
+    def _new_incarnation(self, seg: Segment) -> bool:
+        """Linux tcp_timewait_state_process: a bare SYN that PAWS does not reject, with a
+        sequence number after RCV.NXT or a newer timestamp, and a listener to take it."""
+        if (S.TIME_WAIT, E.RCV_SYN_NEW_INCARNATION) not in self.host.table:
+            return False
+        if not seg.syn or seg.ack is not None or seg.rst:
+            return False
+        recent = self.ts_recent
+        if seg.tsval is not None and recent is not None and seg.tsval < recent:
+            return False                                   # PAWS: an old duplicate
+        newer = seg.tsval is not None and recent is not None and seg.tsval > recent
+        if not (seq_lt(self.rcv_nxt, seg.seq) or newer):
+            return False
+        lst = self.host.listeners.get(self.lport)
+        return lst is not None and lst.state is S.LISTEN
 
     def _simultaneous_open_ack(self, seg: Segment) -> bool:
         return (self.state is S.SYN_RECEIVED and seg.ack is not None and not seg.rst

@@ -105,6 +105,11 @@ class Host:
         # No TCB at all: the CLOSED state of RFC 9293 §3.10.7.1.
         ClosedPort(self, self.name)._fire(Event.RCV_RST if seg.rst else Event.RCV_ANY, now, seg)
 
+    def reopen(self, seg: Segment, now: int, isn: int) -> None:
+        """A SYN that ended a TIME_WAIT goes to the listener, with the ISN TIME_WAIT chose."""
+        lst = self.listeners[seg.dport]
+        lst.receive(seg, now, isn=isn)
+
     def _forget(self, conn: Connection) -> None:
         key = (conn.lport, conn.rhost, conn.rport)
         if self.conns.get(key) is conn:

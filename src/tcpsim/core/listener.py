@@ -171,8 +171,9 @@ class Listener(Tcb):
             raise AssertionError(f"{self.name}: a listener cannot send {rule.send}")
 
     # ------------------------------------------------------------ segment input
-    def receive(self, seg: Segment, now: int) -> None:
-        """A segment for the listening port with no connection of its own (RFC 9293 §3.10.7.2)."""
+    def receive(self, seg: Segment, now: int, isn: int | None = None) -> None:
+        """A segment for the listening port with no connection of its own (RFC 9293 §3.10.7.2);
+        `isn`: the ISN a new connection gets, when TIME_WAIT chose it."""
         if seg.rst:
             self._fire(E.RCV_RST, now, seg)
         elif seg.ack is not None:
@@ -183,9 +184,9 @@ class Listener(Tcb):
         elif not seg.syn:
             self._fire(E.RCV_UNACCEPTABLE, now, seg)
         else:
-            self._syn(seg, now)
+            self._syn(seg, now, isn)
 
-    def _syn(self, seg: Segment, now: int) -> None:
+    def _syn(self, seg: Segment, now: int, isn: int | None = None) -> None:
         if self.accept_full():
             self._fire(E.RCV_SYN_DROPPED, now, seg)
             return
@@ -197,7 +198,7 @@ class Listener(Tcb):
             else:
                 self._fire(E.RCV_SYN_DROPPED, now, seg)
             return
-        child = self._child(seg, iss=self.host.next_isn())
+        child = self._child(seg, iss=self.host.next_isn() if isn is None else isn)
         child.irs = seg.seq
         child.rcv_nxt = seq_add(seg.seq, 1)
         child.ts_recent = seg.tsval

@@ -65,6 +65,7 @@ class Event(Enum):
     RCV_ACK_UNSENT = "rcv ACK of unsent data"
     RCV_ACK_TOO_OLD = "rcv ACK older than the window"
     RCV_SYN_PASSIVE = "rcv SYN (passive open)"
+    RCV_SYN_NEW_INCARNATION = "rcv SYN of a new incarnation"
     RCV_NO_ACK = "rcv segment without ACK"
     RCV_SYN_DROPPED = "rcv SYN, queue full"
     RCV_SYN_COOKIE = "rcv SYN, SYN queue full"
@@ -343,6 +344,11 @@ for _s in (S.SYN_SENT, S.SYN_RECEIVED, S.ESTABLISHED, S.FIN_WAIT_1, S.CLOSE_WAIT
          "too many retransmissions: give up")
 _row(S.CLOSE_WAIT, E.TIMEOUT_DELACK, S.CLOSE_WAIT, X.ACK_NOW, R + "§3.8.6.3; Linux TCP_DELACK_MIN",
      "delayed ACK of the FIN, nothing to ride on")
+# Linux tcp_timewait_state_process (TCP_TW_SYN): a SYN above RCV.NXT, or with a newer
+# timestamp, ends TIME_WAIT and goes to the listener (RFC 9293 §3.10.7.4 fourth check allows
+# it "if the Timestamp Option is used and meets expectations", RFC 6191).
+_row(S.TIME_WAIT, E.RCV_SYN_NEW_INCARNATION, S.CLOSED, X.NOTHING, "Linux tcp_timewait_state_process (TCP_TW_SYN)",
+     "new incarnation: TIME_WAIT ends, the listener takes the SYN", profiles=LINUX)
 _row(S.TIME_WAIT, E.TIMEOUT_2MSL, S.CLOSED, X.NOTHING, R + "§3.10.8", "2MSL over: delete the TCB", figure=True)
 _row(S.FIN_WAIT_2, E.TIMEOUT_FIN_WAIT_2, S.CLOSED, X.NOTHING, "Linux tcp_fin_timeout (not in the RFC)",
      "orphaned FIN_WAIT_2 times out")
