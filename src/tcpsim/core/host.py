@@ -59,6 +59,11 @@ class Host:
         """The oldest output not yet taken, or None."""
         return self._events.popleft() if self._events else None
 
+    def take_events(self) -> deque[Output]:
+        """Every output not yet taken, oldest first (the queue starts afresh)."""
+        events, self._events = self._events, deque()
+        return events
+
     # ------------------------------------------------------------------ names
     def new_name(self) -> str:
         self.count += 1
