@@ -279,7 +279,11 @@ def _view_edges(rules: Iterable[Rule]) -> dict[tuple[str, str], Edge]:
 
 def _describe(edges: list[Edge], nodes: dict[str, State], trace: Trace | None, run: Painted,
               step: int | None) -> str:
-    out = [t("sd.desc", states=len(nodes), transitions=len(edges))]
+    states = len(set(nodes.values()))            # CLOSED may be drawn twice: count it once
+    if len(nodes) > states:
+        out = [t("sd.desc.twice", states=states, transitions=len(edges))]
+    else:
+        out = [t("sd.desc", states=states, transitions=len(edges))]
     if trace is not None:
         where = t("sd.at_end") if step is None else t("sd.after_step", step=step)
         for ep in run.endpoints:

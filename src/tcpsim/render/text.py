@@ -74,6 +74,8 @@ TEXT: Final[dict[str, str]] = {
     "sd.title.path": "TCP state diagram ({view} view) with the path of {endpoints}",
     "sd.custom_view": "custom",
     "sd.desc": "A state diagram with {states} states and {transitions} transitions (label: event / segment sent).",
+    "sd.desc.twice": "A state diagram with {states} states, CLOSED drawn twice (top: before, bottom: after a "
+                     "connection), and {transitions} transitions (label: event / segment sent).",
     "sd.desc.path": "{path}; {where} it is in {state}.",
     "sd.at_end": "at the end of the run",
     "sd.after_step": "after step {step} of the run",
