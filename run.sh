@@ -20,13 +20,20 @@ Commands:
   setup [--browser]  Install system packages (graphviz; chromium with --browser),
                      create .venv and install requirements.txt and the project.
                      Idempotent; fast when nothing changed.
-  test [ARGS...]     setup --browser, then run pytest (ARGS are passed to pytest).
+  test [ARGS...]     setup --browser, then run pytest on every CPU (pytest-xdist -n auto;
+                     ARGS are passed to pytest and win: -n 0 runs in one process).
                      Fails if no tests were collected.
+                     Fast loop without chromium: ./run.sh test -m "not browser"
   build              setup, then build the website into _build/html (warnings are errors).
   serve              build, then serve _build/html on http://127.0.0.1:${PORT:-8000}
                      (set PORT to change the port).
   lab [ARGS...]      setup, then start JupyterLab on 127.0.0.1 in book/ (no browser).
   bench [ARGS...]    setup, then run benchmarks/bench.py (ARGS are passed on).
+  soak [N] [ARGS...] setup, then run tools/soak.py: N seeded random runs (default 20000)
+                     checked against RFC 9293's invariants; a failure writes a scenario
+                     file that reproduces it (ARGS: --seed S, --out DIR, see --help).
+  lint               setup, then ruff (src, tests, tools, benchmarks) and mypy (src);
+                     ./run.sh test runs it first.
 EOF
 }
 
@@ -124,6 +131,13 @@ setup() {
     fi
 }
 
+lint() {
+    say "ruff check src tests tools benchmarks"
+    "$VENV/bin/ruff" check --quiet src tests tools benchmarks || die "ruff found problems (see above)"
+    say "mypy (src; strict for tcpsim.core)"
+    "$VENV/bin/mypy" || die "mypy found problems (see above)"
+}
+
 build() {
     setup
     "$VENV/bin/jupyter-book" build . --builder html -W -n --keep-going
@@ -139,8 +153,10 @@ case "$cmd" in
         ;;
     test)
         setup --browser
+        lint
         rc=0
-        "$PY" -m pytest "$@" || rc=$?
+        # One worker per CPU; --dist loadscope (pyproject.toml) keeps a notebook's cells in one worker.
+        "$PY" -m pytest -n auto "$@" || rc=$?
         if [ "$rc" -eq 5 ]; then
             say "no tests ran (pytest collected no tests) - this is a failure"
             exit 1
@@ -164,6 +180,15 @@ case "$cmd" in
         [ "$(id -u)" -eq 0 ] && extra+=(--allow-root)
         exec "$VENV/bin/jupyter" lab --ip=127.0.0.1 --no-browser \
             --ServerApp.root_dir=book ${extra[@]+"${extra[@]}"} "$@"
+        ;;
+    lint)
+        [ $# -eq 0 ] || { trap - EXIT; usage >&2; exit 2; }
+        setup
+        lint
+        ;;
+    soak)
+        setup
+        exec "$PY" tools/soak.py "$@"
         ;;
     bench)
         setup

@@ -1,4 +1,8 @@
-"""JupyterLab end to end: open each chapter, run all cells, drop a segment, see the diagram change."""
+"""JupyterLab end to end: open each chapter, run all cells, drop a segment, see the diagram change.
+
+One JupyterLab server and one page serve every chapter: each test opens its chapter from the file
+browser and closes it (kernel shut down) at the end, as a reader going through the book would.
+"""
 
 import json
 import os
@@ -42,33 +46,63 @@ def lab(tmp_path_factory):
         cmd.append("--allow-root")
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
+    deadline = time.monotonic() + 60
+    while True:
         try:
             urllib.request.urlopen(url + "/api", timeout=1)
             break
         except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("JupyterLab did not start")
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"JupyterLab did not start (exit code {proc.poll()})") from None
+            time.sleep(0.1)
     yield url
     proc.terminate()
     proc.wait(timeout=20)
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS)
-def test_run_all_and_drop_a_segment(lab, browser, outdir, chapter):
+def fresh_lab(page, lab):
+    """JupyterLab in a fresh workspace, showing its file browser."""
+    page.goto(lab + "/lab/workspaces/chapters?reset")
+    page.locator(".jp-DirListing-content").wait_for(timeout=60_000)
+
+
+@pytest.fixture(scope="module")
+def lab_page(lab, browser):
+    """One JupyterLab page for every chapter, as a reader uses it: each test opens its chapter from
+    the file browser and closes it again (kernel shut down), so JupyterLab loads once, not per chapter."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(lab + f"/lab/workspaces/{chapter}/tree/{chapter}.ipynb?reset")   # a fresh workspace each time
-    page.wait_for_selector(".jp-Notebook", timeout=60_000)
-    try:    # with another notebook's kernel running, JupyterLab may ask which kernel to start
-        page.locator(".jp-Dialog button:has-text('Select')").click(timeout=5_000)
-    except Exception:
-        pass
+    fresh_lab(page, lab)
+    yield page, errors
+    page.close()
+
+
+def stop_kernels(lab):
+    for session in json.load(urllib.request.urlopen(lab + "/api/sessions")):
+        urllib.request.urlopen(urllib.request.Request(lab + f"/api/sessions/{session['id']}", method="DELETE"))
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_run_all_and_drop_a_segment(lab, lab_page, outdir, chapter):
+    page, errors = lab_page
+    notebook = page.locator(".jp-NotebookPanel")
+    if notebook.count() or page.locator(".jp-Dialog").count():    # left over by a failed chapter
+        stop_kernels(lab)
+        fresh_lab(page, lab)
+    errors.clear()
+    page.locator(".jp-DirListing-content").get_by_text(f"{chapter}.ipynb", exact=True).dblclick()
+    notebook.locator(".jp-Notebook").wait_for(timeout=60_000)
+    # With another notebook's kernel running, JupyterLab may ask which kernel to start: wait for
+    # that dialog or for the kernel, whichever comes first (never a fixed wait for a dialog).
+    select = page.locator(".jp-Dialog button:has-text('Select')")
+    select.or_(page.locator(".jp-StatusBar-TextItem:has-text('Idle')")).first.wait_for(timeout=60_000)
+    if select.count():
+        select.first.click()
     page.wait_for_selector(".jp-StatusBar-TextItem:has-text('Idle')", timeout=60_000)   # the kernel is up
-    toggle = page.locator("button.widget-toggle-button").first
+    toggle_button = page.locator("button.widget-toggle-button")        # as a filter: relative to its panel
+    toggle = notebook.locator(toggle_button).first
     for _ in range(3):
         page.click("li.lm-MenuBar-item:has-text('Run')")
         page.click(".lm-Menu-item:has-text('Run All Cells')")
@@ -79,7 +113,7 @@ def test_run_all_and_drop_a_segment(lab, browser, outdir, chapter):
             page.screenshot(path=str(outdir / f"lab-{chapter}-run-all-retry.png"))
     else:
         raise AssertionError(f"{chapter}: Run All did not produce the drop panel")
-    panel = page.locator(".widget-vbox", has=toggle).first
+    panel = notebook.locator(".widget-vbox", has=toggle_button).first
     ladder = panel.locator(".widget-html-content", has=page.locator("svg")).first
     ladder.wait_for(state="attached")
     before = ladder.inner_html()
@@ -96,8 +130,10 @@ def test_run_all_and_drop_a_segment(lab, browser, outdir, chapter):
     if chapter == CHAPTERS[0]:
         page.screenshot(path=str(outdir / "lab-after-drop.png"))
     page.wait_for_selector(".jp-StatusBar-TextItem:has-text('Idle')", timeout=60_000)
-    assert page.locator(".jp-OutputArea-output:has-text('Traceback')").count() == 0
+    assert notebook.locator(".jp-OutputArea-output:has-text('Traceback')").count() == 0
+    page.click("li.lm-MenuBar-item:has-text('File')")              # close it, as a reader would
+    page.click(".lm-Menu-item:has-text('Close and Shut Down Notebook')")
+    page.locator(".jp-Dialog button.jp-mod-accept").click()       # "Shut down the notebook?"  Ok
+    notebook.wait_for(state="detached")
+    stop_kernels(lab)
     assert not errors, errors
-    page.close()
-    for session in json.load(urllib.request.urlopen(lab + "/api/sessions")):   # stop its kernel
-        urllib.request.urlopen(urllib.request.Request(lab + f"/api/sessions/{session['id']}", method="DELETE"))

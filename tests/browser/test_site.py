@@ -1,6 +1,6 @@
 """The website as a reader gets it: built, served on 127.0.0.1, opened in chromium.
 
-The site is built once per session exactly as `./run.sh build` builds it
+The site is built once per test run (all xdist workers share it) exactly as `./run.sh build` builds it
 (notebooks executed, warnings are errors).  Every page must load with no
 console errors and no request leaving the site; every drop-a-packet panel
 must work without a kernel.
@@ -29,14 +29,17 @@ def pages(part=None):
     return [toc["root"] + ".html"] + [c["file"] + ".html" for p in parts for c in p["chapters"]]
 
 
-@pytest.fixture(scope="session")
-def site(tmp_path_factory):
-    out = tmp_path_factory.mktemp("site")
+def build_site(out: Path) -> str:
     jb = Path(sys.executable).parent / "jupyter-book"
     r = subprocess.run([str(jb), "build", str(TOP), "--path-output", str(out), "--builder", "html",
                         "-W", "-n", "--keep-going"], capture_output=True, text=True)
     assert r.returncode == 0 and "build succeeded" in r.stdout, r.stdout[-3000:] + r.stderr[-3000:]
-    return out / "_build" / "html"
+    return str(out / "_build" / "html")
+
+
+@pytest.fixture(scope="session")
+def site(shared_once):
+    return Path(shared_once("site", build_site))        # one build per run, whichever worker asks first
 
 
 @pytest.fixture(scope="session")
@@ -90,61 +93,64 @@ def panel_parts(box):
     return [box.locator(sel).inner_html() for sel in (".tcpsim-ladder", ".tcpsim-state", ".tcpsim-table")]
 
 
-@pytest.mark.parametrize("name", pages(part=0))
-def test_every_panel_drops_and_resets_without_a_kernel(browser, base, outdir, name):
-    page, log = open_page(browser, base + name)
-    boxes = page.locator(".tcpsim-live")
-    assert boxes.count() >= 1, "every chapter has a drop-a-packet panel"
-    for k in range(boxes.count()):
-        box = boxes.nth(k)
-        box.locator(".tcpsim-drop").first.wait_for()
-        buttons = box.locator(".tcpsim-drop")
-        ladder0, state0, table0 = panel_parts(box)
-        if k == 0:
-            box.scroll_into_view_if_needed()
-            page.screenshot(path=str(outdir / f"site-{Path(name).stem}-before.png"))
-        buttons.first.click()
-        ladder1, state1, table1 = panel_parts(box)
-        assert ladder1 != ladder0 and "(lost)" in ladder1 and "(lost)" not in ladder0
-        assert table1 != table0 and "dropped" in table1
-        if k == 0:
-            box.scroll_into_view_if_needed()
-            page.screenshot(path=str(outdir / f"site-{Path(name).stem}-after.png"))
-        buttons.first.click()                       # undo
-        changed_state = False
-        for i in range(buttons.count()):
-            buttons.nth(i).click()
-            changed_state = changed_state or panel_parts(box)[1] != state0
-            buttons.nth(i).click()
-        assert changed_state, "some drop changes a state path"
-        buttons.nth(0).click()
-        buttons.nth(1).click()
-        assert buttons.nth(2).is_disabled(), "the page offers only the pre-computed pairs"
-        box.locator(".tcpsim-reset").click()
-        assert panel_parts(box) == [ladder0, state0, table0]
-        knobs = box.locator(".tcpsim-knob input, .tcpsim-knob select")
-        for j in range(knobs.count()):              # every what-if knob changes the run
-            knob = knobs.nth(j)
-            if knob.evaluate("e => e.tagName") == "SELECT":
-                options = knob.locator("option").all_inner_texts()
-                knob.select_option(next(o for o in options if o != knob.input_value()))
-            else:
-                knob.click()
-            assert panel_parts(box)[2] != table0, "a knob alone changes the run"
+class TestPanels:
+    """The drop-a-packet panels.  Under pytest-xdist (--dist loadscope) a class is a unit of
+    work of its own: these run beside the module's other tests, on the same build of the site."""
+
+    @pytest.mark.parametrize("name", pages(part=0))
+    def test_every_panel_drops_and_resets_without_a_kernel(self, browser, base, outdir, name):
+        page, log = open_page(browser, base + name)
+        boxes = page.locator(".tcpsim-live")
+        assert boxes.count() >= 1, "every chapter has a drop-a-packet panel"
+        for k in range(boxes.count()):
+            box = boxes.nth(k)
+            box.locator(".tcpsim-drop").first.wait_for()
+            buttons = box.locator(".tcpsim-drop")
+            ladder0, state0, table0 = panel_parts(box)
+            if k == 0:
+                box.scroll_into_view_if_needed()
+                page.screenshot(path=str(outdir / f"site-{Path(name).stem}-before.png"))
+            buttons.first.click()
+            ladder1, state1, table1 = panel_parts(box)
+            assert ladder1 != ladder0 and "(lost)" in ladder1 and "(lost)" not in ladder0
+            assert table1 != table0 and "dropped" in table1
+            if k == 0:
+                box.scroll_into_view_if_needed()
+                page.screenshot(path=str(outdir / f"site-{Path(name).stem}-after.png"))
+            buttons.first.click()                       # undo
+            changed_state = False
+            for i in range(buttons.count()):
+                buttons.nth(i).click()
+                changed_state = changed_state or panel_parts(box)[1] != state0
+                buttons.nth(i).click()
+            assert changed_state, "some drop changes a state path"
+            buttons.nth(0).click()
+            buttons.nth(1).click()
+            assert buttons.nth(2).is_disabled(), "the page offers only the pre-computed pairs"
             box.locator(".tcpsim-reset").click()
             assert panel_parts(box) == [ladder0, state0, table0]
-    assert log["errors"] == []
-    page.close()
+            knobs = box.locator(".tcpsim-knob input, .tcpsim-knob select")
+            for j in range(knobs.count()):              # every what-if knob changes the run
+                knob = knobs.nth(j)
+                if knob.evaluate("e => e.tagName") == "SELECT":
+                    options = knob.locator("option").all_inner_texts()
+                    knob.select_option(next(o for o in options if o != knob.input_value()))
+                else:
+                    knob.click()
+                assert panel_parts(box)[2] != table0, "a knob alone changes the run"
+                box.locator(".tcpsim-reset").click()
+                assert panel_parts(box) == [ladder0, state0, table0]
+        assert log["errors"] == []
+        page.close()
 
-
-def test_a_panel_without_its_data_says_so(browser, base):
-    page = browser.new_page()
-    page.route("**/_static/tcpsim/panel-*.js", lambda route: route.abort())
-    page.goto(base + pages()[1], wait_until="networkidle")
-    msg = page.locator(".tcpsim-error").first
-    msg.wait_for()
-    assert "missing" in msg.inner_text() and "rebuild the site" in msg.inner_text()
-    page.close()
+    def test_a_panel_without_its_data_says_so(self, browser, base):
+        page = browser.new_page()
+        page.route("**/_static/tcpsim/panel-*.js", lambda route: route.abort())
+        page.goto(base + pages()[1], wait_until="networkidle")
+        msg = page.locator(".tcpsim-error").first
+        msg.wait_for()
+        assert "missing" in msg.inner_text() and "rebuild the site" in msg.inner_text()
+        page.close()
 
 
 def test_search_download_dark_mode_and_print(browser, base):
