@@ -1,6 +1,12 @@
 """Soak test of the simulator: many seeded random runs, each checked against invariants.
 
-    python tools/soak.py [N] [--seed S] [--out DIR] [--workers W] [--only RUNSEED] [--minimize]
+    python tools/soak.py [N] [--seed S] [--out DIR] [--workers W] [--only RUNSEED] [--minimize] [--fuzz M]
+
+After the runs, M (default 5000) spoiled scenario files -- a built-in with one
+field replaced by a hostile value (null, wrong types, huge, NaN, control
+characters, unknown keys), truncated or garbled JSON -- go through the CLI in
+process: each must give exit 2 and one line starting "error:", or a normal
+run; never a traceback, never a hang.  A failing file is kept in --out.
 
 Each run i of a soak with seed S has its own seed ``S * 1_000_000 + i`` and is
 built from it alone (`generate(runseed)`), so a failure printed as
@@ -910,6 +916,89 @@ def _init_worker():
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+# ------------------------------------------------------------------ hostile input
+#: Values a user or an attacker may put in any field.
+HOSTILE = [None, "", "x" * 5000, "\x00\n\u202e", -1, 0, 0.5, 1e308, float("nan"), float("inf"), -float("inf"),
+           2**64, -(2**63), 10**30, True, [], {}, [[[[[]]]]], {"a": {"b": 1}}, "S", "RA", "linux", "client#2"]
+
+
+def _leaves(obj, path=()):
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _leaves(v, path + (k,))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _leaves(v, path + (i,))
+    yield path
+
+
+def _mutate(rng: random.Random) -> str:
+    """A scenario file's text: a built-in with one field (or the text itself) spoiled."""
+    doc = tcpsim.builtin(rng.choice(tcpsim.builtin_names()))
+    how = rng.random()
+    if how < 0.7:
+        path = rng.choice([p for p in _leaves(doc) if p])
+        target = doc
+        for k in path[:-1]:
+            target = target[k]
+        if rng.random() < 0.15 and isinstance(target, dict):
+            target[f"unknown_{rng.randrange(100)}"] = rng.choice(HOSTILE)
+        else:
+            target[path[-1]] = rng.choice(HOSTILE)
+        return json.dumps(doc)
+    text = json.dumps(doc)
+    if how < 0.85:
+        return text[: rng.randrange(len(text))]                    # truncated
+    chars = list(text)
+    for _ in range(rng.randint(1, 8)):                             # a few characters garbled
+        chars[rng.randrange(len(chars))] = rng.choice('{}[]",:0-9eE.\\ \x00\xff')
+    return "".join(chars)
+
+
+def fuzz(n: int, seed: int, keep_dir: Path, timeout: float = 20.0) -> list:
+    """Feed `n` spoiled scenario files to the CLI, in process.  The rule (one line,
+    exit 2, or a normal run; never a traceback, never a hang) gives each failure."""
+    import contextlib
+    import io
+    import tempfile
+
+    from tcpsim.cli import main as cli
+
+    rng = random.Random(seed)
+    workdir = Path(tempfile.mkdtemp(prefix="tcpsim-fuzz-"))
+    failures = []
+    for i in range(n):
+        path = workdir / f"fuzz-{i % 50}.json"
+        path.write_text(_mutate(rng), encoding="utf-8")
+        err, out = io.StringIO(), io.StringIO()
+        old = signal.signal(signal.SIGALRM, _alarm)
+        signal.setitimer(signal.ITIMER_REAL, timeout)
+        try:
+            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+                rc = cli(["run", str(path), "--format", "json"])
+        except BaseException as e:                                  # noqa: BLE001 - a crash is what we look for
+            rc, problem = None, f"{type(e).__name__}: {e}"[:300]
+        else:
+            lines = err.getvalue().splitlines()
+            problem = None
+            if rc == 2 and not (len(lines) == 1 and lines[0].startswith("error: ")):
+                problem = f"exit 2 but stderr is {err.getvalue()[:300]!r}"
+            elif rc not in (0, 2):
+                problem = f"exit status {rc}"
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
+        if problem:
+            keep_dir.mkdir(parents=True, exist_ok=True)
+            keep = keep_dir / f"hostile-input-{seed}-{i}.json"
+            keep.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+            failures.append((i, problem, str(keep)))
+    for f in workdir.iterdir():
+        f.unlink()
+    workdir.rmdir()
+    return failures
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("n", nargs="?", type=int, default=20000, help="number of runs (default 20000)")
@@ -921,6 +1010,8 @@ def main(argv=None) -> int:
     ap.add_argument("--minimize", action="store_true", help="also shrink the first failure of each invariant")
     ap.add_argument("--max-files", type=int, default=50, help="scenario files written per invariant (default 50)")
     ap.add_argument("--max-print", type=int, default=10, help="failures printed per invariant (default 10)")
+    ap.add_argument("--fuzz", type=int, default=5000, metavar="N",
+                    help="then feed N spoiled scenario files to the CLI (default 5000; 0: none)")
     args = ap.parse_args(argv)
     rules()                                         # parse the table once, before forking
     out = Path(args.out)
@@ -982,7 +1073,15 @@ def main(argv=None) -> int:
     if times:
         print(f"median time per run: {statistics.median(times) * 1000:.2f} ms (two runs and the checks); "
               f"median simulation: {statistics.median(sims) * 1000 if sims else float('nan'):.2f} ms")
-    return 1 if failing else 0
+    bad = []
+    if args.fuzz and args.only is None:
+        t1 = time.perf_counter()
+        bad = fuzz(args.fuzz, args.seed, out)
+        for i, problem, keep in bad[: args.max_print]:
+            print(f"FAIL [hostile-input] case {i}: {problem}  -> {keep}")
+        print(f"hostile input: {args.fuzz} spoiled scenario files, {len(bad)} broke the rule "
+              f"(exit 2 and one 'error:' line, or a normal run), {time.perf_counter() - t1:.1f} s")
+    return 1 if failing or bad else 0
 
 
 if __name__ == "__main__":
