@@ -346,3 +346,13 @@ def test_a_new_syn_in_time_wait_draws_a_challenge_ack_in_rfc9293():
     answer = next(r for r in tr.segments if r.t >= syn.arrive and r.seg.src == "server")
     assert answer.seg.flags == "A"
     assert not [c for c in tr.changes if c.old is State.TIME_WAIT and c.t == syn.arrive]
+
+
+def test_a_reset_in_last_ack_tells_nobody():
+    """RFC 9293 §3.10.7.4, second check: "CLOSING STATE, LAST-ACK STATE, TIME-WAIT STATE:
+    If the RST bit is set, then enter the CLOSED state, delete the TCB, and return" -- the
+    application closed already (Linux: the socket is orphaned), so nothing is signalled."""
+    tr = run("lost-last-ack-no-time-wait")
+    end = next(c for c in tr.changes if c.endpoint == "server" and c.old is State.LAST_ACK)
+    assert (end.new, end.cause) == (State.CLOSED, "rcv RST")
+    assert "reset" not in tr.notices_of("server")

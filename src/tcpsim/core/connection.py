@@ -477,7 +477,9 @@ class Connection(Tcb):
         else:
             passive = st is S.SYN_RECEIVED and self.listener is not None
             self._fire(E.RCV_RST_PASSIVE if passive else E.RCV_RST, now, seg)
-            if st is not S.TIME_WAIT and not passive:
+            # In CLOSING, LAST_ACK and TIME_WAIT the user has closed already: "enter the
+            # CLOSED state, delete the TCB, and return" (RFC 9293 §3.10.7.4), nobody is told.
+            if st not in (S.CLOSING, S.LAST_ACK, S.TIME_WAIT) and not passive:
                 self.host.tell(now, self, NoticeKind.REFUSED if st is S.SYN_RECEIVED else NoticeKind.RESET)
 
     def _fifth_check(self, seg: Segment, now: int) -> bool:
