@@ -78,11 +78,6 @@ class Connection(Tcb):
     def __repr__(self) -> str:
         return f"<Connection {self.name} {self.state.value}>"
 
-    @property
-    def from_listen(self) -> bool:
-        """Whether this connection came from a passive open."""
-        return self.listener is not None
-
     def _timer_moved(self) -> None:
         self.host.emit(TimerMoved(self))
 

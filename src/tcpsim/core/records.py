@@ -4,9 +4,10 @@ An endpoint never calls back into the simulation.  Everything it does that
 someone else must act on -- a segment to put on the wire, a state change, a
 table row that kept the state, something the application is told, a new
 connection, a timer that moved -- becomes one record on its host's queue, in
-the order it happened.  The scheduler takes them with `Host.next_event()`
-(as h11 and aioquic hand out their events) and never has to re-interleave
-parallel lists.
+the order it happened.  A caller takes them one at a time with
+`Host.next_event()` (as h11 and aioquic hand out their events), or all at
+once with `Host.take_events()` as the scheduler does, and never has to
+re-interleave parallel lists.
 
 Times are integer microseconds (`tcpsim.core.units`).
 """
