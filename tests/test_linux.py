@@ -202,3 +202,70 @@ def test_an_ack_of_unsent_data_is_answered_with_an_ack():
             for r in sim_rows(run(sc))]
     want = [{k: v for k, v in s.items() if k != "note"} for s in case["segments"]]
     assert rows == want
+
+
+# --------------------------------------------------------------------------- delayed ACK (delack.json)
+
+DELACK = json.loads((DATA / "delack.json").read_text())
+
+
+def _delack_scenario(variant: dict) -> dict:
+    """The kernel's experiment: connect; 100 bytes at once or none; the client
+    closes 0.3 s after connect(); the server closes on EOF, at once or 1 s later."""
+    client = [{"t": 0, "call": "connect", "to": "server"}, {"t": 0.3, "call": "close"}]
+    if variant["client_sends_100_bytes"]:
+        client.insert(1, {"on": "connected", "call": "send", "bytes": 100})
+    server = [{"t": 0, "call": "listen"}, {"on": "eof", "call": "close"}]
+    if variant["server_close_delay"]:
+        server[1]["after"] = variant["server_close_delay"]
+    return {"profile": "linux", "delay": 0.00001, "until": 5, "endpoints": {
+        "client": {"port": 41000, "isn": 100, "calls": client},
+        "server": {"port": 5001, "isn": 300, "calls": server}}}
+
+
+def _fin_and_its_ack(trace):
+    segs = [r for r in trace.segments]
+    fin = next(r for r in segs if r.seg.src == "client" and "F" in r.seg.flags)
+    ack = next(r for r in segs if r.seg.src == "server" and r.seg.ack is not None
+               and r.seg.ack == (fin.seg.seq + 1) % 2**32)
+    return fin, ack
+
+
+@pytest.mark.parametrize("variant", DELACK["variants"], ids=lambda v: v["variant"])
+def test_the_ack_of_a_fin_waits_as_long_as_in_the_kernel(variant):
+    """With data the ACK of the FIN waits TCP_ATO_MIN (40 ms, plus up to a tick),
+    without data one tick; when the server closes at once the ACK rides on its FIN."""
+    trace = run(_delack_scenario(variant))
+    fin, ack = _fin_and_its_ack(trace)
+    delay_ms = (ack.t - (fin.t + 10)) / 1000          # from the FIN's arrival (10 µs one way)
+    low, _, high = variant["fin_ack_delay_ms_min_median_max"]
+    if variant["server_close_delay"]:
+        assert low <= delay_ms <= high, (variant["variant"], delay_ms)
+        assert ack.seg.flags == "A" and variant["fin_ack_kinds"] == ["A"]
+    else:
+        # The kernel's delay here is the server application waking up to close()
+        # (0.04-2.4 ms); the simulated one closes in no time, so its FIN carries the ACK.
+        assert delay_ms <= high and ack.seg.flags == "FA" and "FA" in variant["fin_ack_kinds"]
+
+
+def test_data_is_acked_at_once_in_quick_ack_mode_and_when_the_application_reads():
+    """delack.json quickack-30ms-read: 24 writes of 100 bytes 30 ms apart to a
+    server that reads as they arrive: every one ACKed within 0.11 ms (the first
+    16 in quick-ACK mode, the rest when recv() empties the queue).  The
+    simulated application always reads at once, so the noread variants (the
+    17th segment waits for the delayed-ACK timer) have no counterpart here."""
+    q = next(v for v in DELACK["quickack"] if v["variant"] == "quickack-30ms-read")
+    assert max(q["ack_delays_ms"]) < 0.11
+    client = [{"t": 0, "call": "connect", "to": "server"}]
+    client += [{"t": 0.1 + i * q["spacing_s"], "call": "send", "bytes": q["bytes_per_write"]}
+               for i in range(q["writes"])]
+    trace = run({"profile": "linux", "delay": 0.00001, "until": 2, "endpoints": {
+        "client": {"port": 41502, "isn": 100, "calls": client},
+        "server": {"port": 5001, "isn": 300, "calls": [{"t": 0, "call": "listen"}]}}})
+    data = [r for r in trace.segments if r.seg.src == "client" and r.seg.len]
+    acks = [r for r in trace.segments if r.seg.src == "server" and not r.seg.len]
+    assert len(data) == q["writes"]
+    for d in data:
+        end = (d.seg.seq + d.seg.len) % 2**32
+        first = next(a for a in acks if a.seg.ack == end)
+        assert first.t - d.t == 10                      # the one-way delay: the ACK left at once

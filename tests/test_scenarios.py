@@ -356,3 +356,12 @@ def test_a_reset_in_last_ack_tells_nobody():
     end = next(c for c in tr.changes if c.endpoint == "server" and c.old is State.LAST_ACK)
     assert (end.new, end.cause) == (State.CLOSED, "rcv RST")
     assert "reset" not in tr.notices_of("server")
+
+
+def test_every_profile_constant_names_its_linux_counterpart():
+    """The appendix prints LINUX_NAME beside each constant: none may be missing."""
+    from dataclasses import fields
+
+    from tcpsim.core.profile import LINUX_NAME, Profile
+    assert set(LINUX_NAME) == {f.name for f in fields(Profile)}
+    assert all(LINUX_NAME.values())

@@ -152,6 +152,12 @@ def stimulate(rule):
                     return conn, out
         return conn, net.fire(conn)
     if ev in (E.TIMEOUT_DELACK, E.TIMEOUT_2MSL, E.TIMEOUT_FIN_WAIT_2):
+        if ev is E.TIMEOUT_DELACK and st is not S.CLOSE_WAIT:
+            # Data that finds the connection in ping-pong mode (after one of our
+            # replies: tcp_event_data_sent) and out of quick-ACK mode waits for the ato.
+            conn.orphaned = False
+            conn.pingpong, conn.quick, conn.ato = True, 0, net.profile.ato_min * 1_000_000
+            assert net.inject("a", _peer_segment(net, conn, E.RCV_DATA)) == []
         if ev is E.TIMEOUT_FIN_WAIT_2:
             assert conn.orphaned and conn.timers.fin_wait_2 is not None
             conn.timers.rtx = None
@@ -186,13 +192,23 @@ def stimulate(rule):
     return conn, net.inject("a", _peer_segment(net, conn, ev))
 
 
+def net_quickacks(conn):
+    """TCP_MAX_QUICKACKS, unless the window allows fewer (tcp_incr_quickack)."""
+    p = conn.host.profile
+    return min(p.window // (2 * 536), p.quickacks)
+
+
 @pytest.mark.parametrize("rule", RULES, ids=[f"{r.state.name}-{r.event.name}" for r in RULES])
 def test_row(rule, fired):
     tcb, out = stimulate(rule)
     assert any(r is rule for r in fired), f"expected row {rule.state.name}/{rule.event.name}, fired {fired}"
     if tcb is not None:
         assert tcb.state is rule.next
-    if rule.send is Send.DELAYED_ACK:
+    if rule.send is Send.DELAYED_ACK and rule.event is E.RCV_DATA:
+        # The first data starts quick-ACK mode: ACKed at once (tcp_event_data_recv;
+        # tests/data/linux/delack.json: 100 bytes ACKed after 4-10 µs).
+        assert tcb.quick == net_quickacks(tcb) - 1 and tcb.timers.delack is None
+    elif rule.send is Send.DELAYED_ACK:
         # Held back (Linux tcp_fin(): pingpong), then sent when the delayed-ACK timer fires.
         assert out == [] and tcb.timers.delack is not None
         tcb.handle_timer(tcb.timers.delack)

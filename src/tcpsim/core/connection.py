@@ -29,6 +29,7 @@ from .states import State
 from .table import Event, Rule, Send
 from .tcb import Tcb
 from .text import text
+from .units import US
 
 if TYPE_CHECKING:  # pragma: no cover
     from .host import Host
@@ -44,13 +45,17 @@ PEER_FIN_SEEN = frozenset({S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK, S.TIME_WAIT})
 #: Linux tcp_timewait_state_process: the new incarnation's ISN is tw_snd_nxt + 65535 + 2.
 TW_ISN_STEP = 65537
 
+#: TCP_MSS_DEFAULT: Linux's first guess at the peer's segment size (tcp_initialize_rcv_mss).
+RCV_MSS_DEFAULT = 536
+
 
 class Connection(Tcb):
     """One TCB: the state of one connection and its sequence variables."""
 
     __slots__ = ("lport", "rhost", "rport", "iss", "irs", "snd_una", "snd_nxt", "rcv_nxt",
                  "listener", "orphaned", "fin_seq", "peer_fin", "unsent", "recovery", "timers",
-                 "last_oow", "ack_due", "two_way", "ts_recent", "accepted", "close_pending")
+                 "last_oow", "ack_due", "two_way", "ts_recent", "accepted", "close_pending",
+                 "ato", "quick", "pingpong", "lrcvtime", "rcv_mss", "rcv_wup", "ack_sched", "pushed")
 
     def __init__(self, host: Host, name: str, lport: int, rhost: str, rport: int, iss: int,
                  state: State = S.CLOSED, listener: Listener | None = None, two_way: bool = False):
@@ -74,6 +79,15 @@ class Connection(Tcb):
         self.two_way = two_way     # the two-way-handshake what-if (not TCP)
         self.accepted = False      # taken by the application's accept()
         self.ts_recent: int | None = None   # RFC 7323 TS.Recent: the peer's TSval to echo
+        # Linux's delayed-ACK state (struct inet_connection_sock's icsk_ack):
+        self.ato = 0               # the ACK timeout, µs; 0 until data arrives
+        self.quick = 0             # ACKs left in quick-ACK mode
+        self.pingpong = False      # interactive: hold ACKs to ride on our replies
+        self.lrcvtime = 0          # when data last arrived
+        self.rcv_mss = RCV_MSS_DEFAULT   # the guess at the peer's MSS (tcp_measure_rcv_mss)
+        self.rcv_wup = 0           # RCV.NXT when we last sent an ACK
+        self.ack_sched = False     # an ACK is owed; __tcp_ack_snd_check decides when
+        self.pushed = 0            # small segments since the last ACK (ICSK_ACK_PUSHED, PUSHED2)
 
     def __repr__(self) -> str:
         return f"<Connection {self.name} {self.state.value}>"
@@ -130,9 +144,19 @@ class Connection(Tcb):
                       tsval=now if ts else None, tsecr=self.ts_recent if ts else None)
         self.host.emit(Transmit(seg, rtx))
         if ack is not None:
-            self.ack_due = False
-            if self.timers.delack is not None:
-                self.timers.stop("delack")
+            self._ack_sent()
+
+    def _ack_sent(self) -> None:
+        """Any segment with an ACK settles what was owed (Linux tcp_event_ack_sent)."""
+        if self.quick and (self.ack_due or self.ack_sched or self.timers.delack is not None):
+            self.quick -= 1                       # tcp_dec_quickack_mode
+            if not self.quick:
+                self.ato = self.host.clock.ato_min
+        self.ack_due = self.ack_sched = False
+        self.pushed = 0
+        self.rcv_wup = self.rcv_nxt
+        if self.timers.delack is not None:
+            self.timers.stop("delack")
 
     def _queue(self, flags: str, seq: int, length: int, now: int) -> None:
         """Send a segment that occupies sequence space and keep it for retransmission."""
@@ -151,14 +175,20 @@ class Connection(Tcb):
             case Send.DUP_ACK:
                 # Linux tcp_oow_rate_limited: pure ACKs and SYNs out of the
                 # window are answered at most once per 500 ms; data is not.
+                if seg is not None and seg.len and self.host.clock.delayed_ack:
+                    self._enter_quickack()        # tcp_data_queue: a duplicate or out-of-window data
                 if seg is None or (seg.seg_len and not seg.syn) or self._oow_ok(now):
                     self._emit("A", self.snd_nxt, now)
             case Send.DELAYED_ACK:
-                delay = self.host.clock.delayed_ack
-                if delay and not self.two_way:
-                    self.timers.arm("delack", now + delay)
-                else:
+                if not self.host.clock.delayed_ack or self.two_way:
                     self.ack_due = True
+                else:
+                    if rule.event is E.RCV_DATA:
+                        assert seg is not None, "data arrives in a segment"
+                        self._data_received(seg, now)
+                    else:                          # tcp_fin(): inet_csk_enter_pingpong_mode
+                        self.pingpong = True
+                    self.ack_sched = True          # decided once the segment is processed
             case Send.ACK_RESTART_2MSL:
                 # RFC 9293 §3.10.7.4: acknowledge it and restart the 2 MSL timeout.
                 self.ack_due = True
@@ -224,6 +254,75 @@ class Connection(Tcb):
         self.last_oow = now
         return True
 
+    # ------------------------------------------------------------ delayed ACK (Linux)
+    def _incr_quickack(self) -> None:
+        """tcp_incr_quickack: up to TCP_MAX_QUICKACKS ACKs at once, fewer for a small window."""
+        n = self.host.profile.window // (2 * self.rcv_mss) or 2
+        self.quick = max(self.quick, min(n, self.host.profile.quickacks))
+
+    def _enter_quickack(self) -> None:
+        """tcp_enter_quickack_mode: ACK the next segments at once, leave ping-pong."""
+        self._incr_quickack()
+        self.pingpong = False
+        self.ato = self.host.clock.ato_min
+
+    def _data_received(self, seg: Segment, now: int) -> None:
+        """tcp_event_data_recv and tcp_measure_rcv_mss: the first data starts the
+        delayed-ACK engine; later gaps between arrivals adapt the ato."""
+        c = self.host.clock
+        if not self.ato:
+            self._incr_quickack()
+            self.ato = c.ato_min
+        else:
+            gap = now - self.lrcvtime
+            if gap <= c.ato_min // 2:
+                self.ato = self.ato // 2 + c.ato_min // 2
+            elif gap < self.ato:
+                self.ato = min(self.ato // 2 + gap, self.recovery.rto)
+            elif gap > self.recovery.rto:         # a long pause: ACK quickly again
+                self._incr_quickack()
+        self.lrcvtime = now
+        if seg.len >= self.rcv_mss:
+            self.rcv_mss = min(seg.len, self.host.profile.mss)
+        else:                                      # a small segment: the sender pushed
+            self.pushed = min(self.pushed + 1, 2)
+
+    def _ack_check(self, now: int) -> None:
+        """__tcp_ack_snd_check, then tcp_cleanup_rbuf (the simulated application
+        reads at once): send the owed ACK now, or arm the delayed-ACK timer."""
+        self.ack_sched = False
+        if self.ack_due:
+            return
+        if ((self.rcv_nxt - self.rcv_wup) % MOD > self.rcv_mss     # more than one full segment
+                or (self.quick and not self.pingpong)                # quick-ACK mode
+                or (not self.orphaned and (self.pushed == 2 or (self.pushed and not self.pingpong)))):
+            self.ack_due = True
+            return
+        c, ato = self.host.clock, self.ato
+        if ato > c.ato_min:                         # tcp_send_delayed_ack
+            bound = c.delack_max if self.pingpong or self.pushed else US // 2     # HZ/2
+            if self.recovery.srtt is not None:
+                bound = min(bound, max(self.recovery.srtt, c.ato_min))
+            ato = min(ato, bound)
+        # The timer wheel runs a timer in the tick after it expires (ato 0: the
+        # next tick), so a delayed ACK leaves up to one tick after its ato.
+        due = now + min(ato, c.delack_max) + c.delayed_ack
+        pending = self.timers.delack
+        if pending is not None:
+            if pending <= now + ato // 4:          # about to fire anyway: ACK now
+                self.ack_due = True
+                return
+            due = min(due, pending)
+        self.timers.arm("delack", due)
+
+    def _delack_timeout(self) -> None:
+        """tcp_delack_timer_handler: a delayed ACK that found nothing to ride on."""
+        if self.pingpong:
+            self.pingpong = False
+            self.ato = self.host.clock.ato_min
+        else:
+            self.ato = min(self.ato * 2, self.recovery.rto)
+
     def _flush(self, now: int) -> None:
         """Send queued data once the connection can carry it."""
         if self.unsent and self.state in (S.ESTABLISHED, S.CLOSE_WAIT):
@@ -234,6 +333,8 @@ class Connection(Tcb):
                 last = self.unsent == 0 and self.host.profile.push
                 self._queue("PA" if last else "A", self.snd_nxt, n, now)
                 self.snd_nxt = seq_add(self.snd_nxt, n)
+            if self.ato and now - self.lrcvtime < self.ato:
+                self.pingpong = True       # tcp_event_data_sent: a reply (tcp_pingpong_thresh 1)
 
     def _retransmit(self, now: int) -> None:
         """Go back N: resend everything unacknowledged (RFC 9293 §3.8.1)."""
@@ -281,6 +382,7 @@ class Connection(Tcb):
         """Fire every timer whose deadline is `now` or earlier."""
         timers = self.timers
         if timers.expired("delack", now):
+            self._delack_timeout()
             self._fire(E.TIMEOUT_DELACK, now)
         if timers.expired("rtx", now):
             self._retransmission_timeout(now)
@@ -345,6 +447,9 @@ class Connection(Tcb):
             self._rcv_syn_sent(seg, now)
         else:
             self._rcv_sync(seg, now)
+        if self.ack_sched and self.state is not S.CLOSED:
+            self._ack_check(now)
+        self.ack_sched = False
         if self.ack_due and self.state is not S.CLOSED:
             self._emit("A", self.snd_nxt, now)
         self.ack_due = False

@@ -42,12 +42,25 @@ class Profile:
     retries2: int = 15                # net.ipv4.tcp_retries2
     orphan_retries: int = 8           # net.ipv4.tcp_orphan_retries (0 means 8)
     fin_timeout: float | None = 60.0  # net.ipv4.tcp_fin_timeout (orphaned FIN_WAIT_2)
-    #: The ACK of a FIN that moves us to CLOSE_WAIT waits this long for the
-    #: application's own FIN to ride on (Linux enters "pingpong" mode in
-    #: tcp_fin() and delays the ACK).  The classic figure is TCP_DELACK_MIN,
-    #: 40 ms; on loopback a 6.18 kernel sent the lone ACK 0.1-5.2 ms after
-    #: the FIN (tests/data/linux), so the profile uses 4 ms.  0: ACK at once.
+    #: Linux's delayed ACK (tcp_event_data_recv, __tcp_ack_snd_check,
+    #: tcp_send_delayed_ack, tcp_delack_timer_handler; 6.x, unchanged since
+    #: 2.6).  A delayed ACK waits the connection's "ato": 0 until the first
+    #: data arrives, so the ACK of a FIN on a connection that carried no data
+    #: goes out at the next timer tick -- `delayed_ack`, one tick of a
+    #: CONFIG_HZ=250 kernel (recorded on 6.18: 0.16-8.6 ms), and any delayed
+    #: ACK up to one tick after its ato.  0 turns delayed ACKs off: every ACK
+    #: goes at once (the rfc9293 profile).
     delayed_ack: float = 0.004
+    #: TCP_ATO_MIN (HZ/25): the ato once data has arrived (recorded on 6.18:
+    #: the ACK of a FIN after data came 40.1-45.6 ms late, `ss` said ato:40;
+    #: the simulator sends it after 40 + 4 ms).
+    ato_min: float = 0.040
+    #: TCP_DELACK_MAX (HZ/5): no delayed ACK waits longer.
+    delack_max: float = 0.200
+    #: TCP_MAX_QUICKACKS: after the first data (or a duplicate) this many
+    #: ACKs go at once, "quick-ACK mode" (tcp_incr_quickack; recorded on
+    #: 6.18: exactly 16 segments ACKed at once, the 17th delayed).
+    quickacks: int = 16
     #: Out-of-window ACKs (dup SYN in SYN_RECEIVED, ...) at most once per this
     #: many seconds: net.ipv4.tcp_invalid_ratelimit (500 ms).
     invalid_ratelimit: float = 0.5
@@ -92,12 +105,48 @@ class Profile:
     window: int = 65535
 
 
+#: Where each constant lives in Linux (the appendix prints this beside the values).
+LINUX_NAME: dict[str, str] = {
+    "name": "-",
+    "msl": "none (TIME_WAIT is fixed; implied MSL 30 s)",
+    "time_wait": "TCP_TIMEWAIT_LEN",
+    "rto_initial": "TCP_TIMEOUT_INIT",
+    "rto_min": "TCP_RTO_MIN (net.ipv4.tcp_rto_min_us)",
+    "rto_max": "TCP_RTO_MAX (net.ipv4.tcp_rto_max_ms)",
+    "rto_formula": "tcp_set_rto()",
+    "syn_retries": "net.ipv4.tcp_syn_retries",
+    "syn_linear_timeouts": "net.ipv4.tcp_syn_linear_timeouts (Linux 6.5 and later)",
+    "retry_budget_in_time": "tcp_model_timeout()",
+    "synack_retries": "net.ipv4.tcp_synack_retries",
+    "retries2": "net.ipv4.tcp_retries2",
+    "orphan_retries": "net.ipv4.tcp_orphan_retries (0 means 8)",
+    "fin_timeout": "net.ipv4.tcp_fin_timeout",
+    "delayed_ack": "one jiffy at CONFIG_HZ=250 (a delayed ACK while ato is 0)",
+    "ato_min": "TCP_ATO_MIN (HZ/25)",
+    "delack_max": "TCP_DELACK_MAX (HZ/5)",
+    "quickacks": "TCP_MAX_QUICKACKS",
+    "invalid_ratelimit": "net.ipv4.tcp_invalid_ratelimit",
+    "rfc1337": "net.ipv4.tcp_rfc1337",
+    "time_wait_challenge_ack": "tcp_timewait_state_process() (Linux: none)",
+    "abort_on_data_after_close": "tcp_rcv_state_process() (TCPAbortOnData)",
+    "fin_wait_1_via_2": "tcp_rcv_state_process()",
+    "rst_ack_on_abort": "tcp_send_active_reset()",
+    "syncookies": "net.ipv4.tcp_syncookies",
+    "synq_pruning": "reqsk_timer_handler() (prunes a clogged SYN queue)",
+    "abort_on_overflow": "net.ipv4.tcp_abort_on_overflow",
+    "somaxconn": "net.core.somaxconn",
+    "timestamps": "net.ipv4.tcp_timestamps",
+    "push": "tcp_push()",
+    "mss": "1500-byte Ethernet MTU - 40",
+    "window": "none (a fixed receive window)",
+}
+
 PROFILES: dict[str, Profile] = {
     "linux": Profile(name="linux", msl=30.0, time_wait=60.0),
     "rfc9293": Profile(
         name="rfc9293", msl=120.0, time_wait=240.0, rto_min=1.0, rto_formula="rfc6298",
         syn_retries=7,  # RFC 9293 §3.8.3 (MUST-23): retry a SYN for at least 3 minutes
-        synack_retries=5, retries2=15, orphan_retries=15, delayed_ack=0.0, timestamps=False, push=False,
+        synack_retries=5, retries2=15, orphan_retries=15, delayed_ack=0.0, ato_min=0.0, timestamps=False, push=False,
         fin_wait_1_via_2=False, rst_ack_on_abort=False, syn_linear_timeouts=0, retry_budget_in_time=False,
         time_wait_challenge_ack=True, synq_pruning=False,
         rfc1337=False, abort_on_data_after_close=False, fin_timeout=None,
@@ -111,7 +160,7 @@ POSITIVE = frozenset({"rto_initial", "rto_min", "rto_max", "mss", "window"})
 #: seconds; retry counts as Linux bounds them (MAX_TCP_SYNCNT is 127, the others
 #: are 8-bit sysctls); the MSS and window of a 16-bit (scaled) field.
 MAXIMUM: dict[str, float] = {"syn_retries": 127, "synack_retries": 255, "retries2": 255, "orphan_retries": 255,
-                             "syn_linear_timeouts": 255, "syncookies": 2, "somaxconn": 2**31 - 1,
+                             "syn_linear_timeouts": 255, "syncookies": 2, "quickacks": 255, "somaxconn": 2**31 - 1,
                              "mss": 65535, "window": 2**30}
 MAX_SECONDS = 1_000_000.0
 
@@ -182,7 +231,7 @@ class Clock:
     """A profile's times converted once to integer microseconds."""
 
     __slots__ = ("rto_initial", "rto_min", "rto_max", "time_wait", "fin_timeout", "delayed_ack",
-                 "ratelimit", "rto_fallback")
+                 "ato_min", "delack_max", "ratelimit", "rto_fallback")
 
     def __init__(self, p: Profile):
         self.rto_initial = us(p.rto_initial)
@@ -191,5 +240,7 @@ class Clock:
         self.time_wait = us(p.time_wait)
         self.fin_timeout = None if p.fin_timeout is None else us(p.fin_timeout)
         self.delayed_ack = us(p.delayed_ack)
+        self.ato_min = us(p.ato_min)
+        self.delack_max = us(p.delack_max)
         self.ratelimit = us(p.invalid_ratelimit)
         self.rto_fallback = 3 * US  # RFC 6298 §5.7; Linux TCP_TIMEOUT_FALLBACK

@@ -123,8 +123,10 @@ class Send(Enum):
     #: segment that carries nothing (or a SYN) at most one per tcp_invalid_ratelimit
     #: (Linux tcp_oow_rate_limited)
     DUP_ACK = "duplicate or challenge ACK"
-    #: an ACK held back, hoping to ride on the application's FIN (Linux tcp_fin()
-    #: enters pingpong mode; TCP_DELACK_MIN)
+    #: an ACK by Linux's delayed-ACK rules: at once in quick-ACK mode or when the
+    #: application reads (outside ping-pong mode), else after the connection's
+    #: ato, hoping to ride on the application's data or FIN (a FIN enters
+    #: ping-pong mode: tcp_fin(); __tcp_ack_snd_check, tcp_send_delayed_ack)
     DELAYED_ACK = "delayed ACK"
     #: the ACK of a retransmitted FIN in TIME_WAIT, and the 2MSL timer restarted
     #: (RFC 9293 §3.10.7.4, eighth step)
@@ -307,8 +309,13 @@ _row(S.TIME_WAIT, E.RCV_RST, S.CLOSED, X.NOTHING, R + "§3.10.7.4; Linux tcp_rfc
      "RST kills TIME_WAIT (the hazard of RFC 1337)")
 _row(S.TIME_WAIT, E.RCV_RST_RFC1337, S.TIME_WAIT, X.NOTHING, "RFC 1337 §3; Linux tcp_rfc1337=1",
      "RST in TIME_WAIT ignored: no assassination")
+# Linux acknowledges data by its delayed-ACK rules (quick-ACK mode for the first
+# 16, at once when the application reads unless in ping-pong mode, else after the
+# connection's ato); the rfc9293 profile acknowledges every segment at once.
 for _s in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2):
-    _row(_s, E.RCV_DATA, _s, X.ACK, R + "§3.10.7.4 (seventh step)", "data: deliver and ACK")
+    _row(_s, E.RCV_DATA, _s, X.DELAYED_ACK, R + "§3.10.7.4 (seventh step); §3.8.6.3; Linux __tcp_ack_snd_check",
+         "data: deliver and ACK (maybe delayed)", profiles=LINUX)
+    _row(_s, E.RCV_DATA, _s, X.ACK, R + "§3.10.7.4 (seventh step)", "data: deliver and ACK", profiles=RFC)
 for _s in (S.FIN_WAIT_1, S.FIN_WAIT_2):
     _row(_s, E.RCV_DATA_AFTER_CLOSE, S.CLOSED, X.RST, "Linux tcp_rcv_state_process (TCPAbortOnData)",
          "data for a socket the user closed: RST")
@@ -342,8 +349,10 @@ for _s, what in ((S.SYN_SENT, "SYN"), (S.SYN_RECEIVED, "SYN,ACK"), (S.ESTABLISHE
 for _s in (S.SYN_SENT, S.SYN_RECEIVED, S.ESTABLISHED, S.FIN_WAIT_1, S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK):
     _row(_s, E.TIMEOUT_GIVE_UP, S.CLOSED, X.NOTHING, R + "§3.8.3 (R2); Linux tcp_syn_retries etc.",
          "too many retransmissions: give up")
-_row(S.CLOSE_WAIT, E.TIMEOUT_DELACK, S.CLOSE_WAIT, X.ACK_NOW, R + "§3.8.6.3; Linux TCP_DELACK_MIN",
-     "delayed ACK of the FIN, nothing to ride on")
+for _s, what in ((S.ESTABLISHED, "data"), (S.FIN_WAIT_1, "data"), (S.FIN_WAIT_2, "data"),
+                 (S.CLOSE_WAIT, "FIN")):
+    _row(_s, E.TIMEOUT_DELACK, _s, X.ACK_NOW, R + "§3.8.6.3; Linux tcp_delack_timer_handler",
+         f"delayed ACK of the {what}, nothing to ride on", profiles=LINUX)
 # Linux tcp_timewait_state_process (TCP_TW_SYN): a SYN above RCV.NXT, or with a newer
 # timestamp, ends TIME_WAIT and goes to the listener (RFC 9293 §3.10.7.4 fourth check allows
 # it "if the Timestamp Option is used and meets expectations", RFC 6191).
