@@ -73,7 +73,7 @@ def test_rules_parser_knows_profile_tags_and_wide_send_columns():
     text = ("SYN_RECEIVED  rcv SYN                            -> SYN_RECEIVED  send duplicate or challenge ACK "
             "RFC 9293 §3.10.7.4 (first check) [rfc9293 only]\n"
             "LISTEN        rcv SYN (two-way what-if)          -> ESTABLISHED   send SYN,ACK         "
-            "not TCP (what-if) [what-if: not TCP]\n")
+            "not TCP (what-if) [what-if two_way_handshake]\n")
     rows = soak.parse_rules(text)
     (a,), (b,) = rows.values()
     assert a["send"] == "duplicate or challenge ACK" and a["profiles"] == {"rfc9293"} and not a["whatif"]

@@ -42,6 +42,8 @@ def _peer_segment(net, conn, event):
         E.RCV_UNACCEPTABLE: seg_to(conn, "A", far, una),
         E.RCV_RST_IGNORED: seg_to(conn, "R", far),
         E.RCV_RST_IN_WINDOW: seg_to(conn, "R", rn + 5),
+        E.RCV_RST_IN_WINDOW_793: seg_to(conn, "R", rn + 5),
+        E.RCV_SYN_793: seg_to(conn, "S", rn + 7),
         E.RCV_RST: seg_to(conn, "R", rn),
         E.RCV_RST_PASSIVE: seg_to(conn, "R", rn),
         E.RCV_SYN: seg_to(conn, "S", rn + 7),
@@ -68,6 +70,8 @@ def stimulate(rule):
         profile = "linux"
     if ev is E.RCV_RST_RFC1337:
         over["rfc1337"] = True
+    if ev in (E.RCV_RST_IN_WINDOW_793, E.RCV_SYN_793):    # the "no RFC 5961" what-if
+        over["rfc5961"] = False
     if st is S.SYN_RECEIVED and ev is E.RCV_RST:
         passive = False
 

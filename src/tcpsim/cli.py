@@ -92,11 +92,11 @@ def _command(args: argparse.Namespace) -> None:
     elif args.command == "rules" and args.format == "json":
         print(json.dumps([{"state": r.state.value, "event": r.event.value, "next": r.next.value,
                            "send": r.send.name, "sends": r.send_text, "source": r.rfc, "label": r.label,
-                           "figure": r.figure, "whatif": r.whatif, "profiles": sorted(r.profiles)}
+                           "figure": r.figure, "whatif": r.whatif or None, "profiles": sorted(r.profiles)}
                           for r in RULES], indent=1, ensure_ascii=False))
     elif args.command == "rules":
         for r in RULES:
-            tag = " [what-if: not TCP]" if r.whatif else ""
+            tag = f" [what-if {r.whatif}]" if r.whatif else ""
             if r.profiles != ALL_PROFILES:
                 tag += f" [{', '.join(sorted(r.profiles))} only]"
             print(f"{r.state.value:13} {r.event.value:34} -> {r.next.value:13} "

@@ -233,7 +233,7 @@ class DropPanel:
         endpoints = list(self.endpoints) if self.endpoints else trace.endpoints()[:2]
         lad = ladder(trace, relative=self.relative, step=step)
         dia = state_diagram(self.view, trace=trace, endpoints=endpoints, step=step,
-                            whatif=bool(knobs.get("two_way")))
+                            whatif="two_way_handshake" if knobs.get("two_way") else False)
         return {"trace": trace, "ladder": lad.svg(), "state": dia.svg(),
                 "table": trace._repr_html_(), "events": len(trace.segments) + len(trace.changes)}
 

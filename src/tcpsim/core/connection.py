@@ -524,6 +524,13 @@ class Connection(Tcb):
             self._second_check(seg, seq, now)
             return
         if syn:                                  # fourth check
+            if not self.host.profile.rfc5961 and self.state is not S.SYN_RECEIVED:
+                # RFC 793: "If the SYN is in the window it is an error, send a reset"
+                st = self.state
+                self._fire(E.RCV_SYN_793, now, seg)
+                if st not in (S.CLOSING, S.LAST_ACK, S.TIME_WAIT):   # there the user has closed already
+                    self.host.tell(now, self, NoticeKind.RESET)
+                return
             passive = self.state is S.SYN_RECEIVED and self.listener is not None
             self._fire(E.RCV_SYN_PASSIVE if passive else E.RCV_SYN, now, seg)
             return
@@ -568,15 +575,17 @@ class Connection(Tcb):
 
     def _second_check(self, seg: Segment, seq: int, now: int) -> None:
         """Second check, an RST in the window (RFC 9293 §3.10.7.4; RFC 5961 §3.2)."""
-        st = self.state
-        if seq != self.rcv_nxt:
-            quiet = st is S.TIME_WAIT and not self.host.profile.time_wait_challenge_ack
-            self._fire(E.RCV_RST_IGNORED if quiet else E.RCV_RST_IN_WINDOW, now, seg)
-        elif st is S.TIME_WAIT and self.host.profile.rfc1337:
+        st, profile = self.state, self.host.profile
+        blind = not profile.rfc5961 and st is not S.SYN_RECEIVED     # RFC 793: any RST in the window
+        if st is S.TIME_WAIT and profile.rfc1337 and (seq == self.rcv_nxt or blind):
             self._fire(E.RCV_RST_RFC1337, now, seg)
+        elif seq != self.rcv_nxt and not blind:
+            quiet = st is S.TIME_WAIT and not profile.time_wait_challenge_ack
+            self._fire(E.RCV_RST_IGNORED if quiet else E.RCV_RST_IN_WINDOW, now, seg)
         else:
             passive = st is S.SYN_RECEIVED and self.listener is not None
-            self._fire(E.RCV_RST_PASSIVE if passive else E.RCV_RST, now, seg)
+            exact = seq == self.rcv_nxt
+            self._fire(E.RCV_RST_PASSIVE if passive else E.RCV_RST if exact else E.RCV_RST_IN_WINDOW_793, now, seg)
             # In CLOSING, LAST_ACK and TIME_WAIT the user has closed already: "enter the
             # CLOSED state, delete the TCB, and return" (RFC 9293 §3.10.7.4), nobody is told.
             if st not in (S.CLOSING, S.LAST_ACK, S.TIME_WAIT) and not passive:
@@ -604,7 +613,8 @@ class Connection(Tcb):
             self._fire(E.RCV_ACK_UNSENT, now, seg)
             return False
         # MAX.SND.WND, the largest window the peer offered: every host of a run has the profile's.
-        if seq_lt(ack, seq_add(self.snd_una, -self.host.profile.window)):
+        # RFC 793 (no RFC 5961) has no such check: an old ACK "can be ignored".
+        if self.host.profile.rfc5961 and seq_lt(ack, seq_add(self.snd_una, -self.host.profile.window)):
             self._fire(E.RCV_ACK_TOO_OLD, now, seg)
             return False
         if seq_lt(self.snd_una, ack):

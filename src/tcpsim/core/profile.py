@@ -64,6 +64,11 @@ class Profile:
     #: Out-of-window ACKs (dup SYN in SYN_RECEIVED, ...) at most once per this
     #: many seconds: net.ipv4.tcp_invalid_ratelimit (500 ms).
     invalid_ratelimit: float = 0.5
+    #: RFC 5961's defences (an RST or SYN must hit RCV.NXT exactly, else a
+    #: challenge ACK; the ACK-age check).  RFC 9293 makes them optional
+    #: (MAY-12); Linux has them since 3.6.  False: RFC 793's rules, which a
+    #: blind attacker can reset with any in-window guess (what-if no_rfc5961).
+    rfc5961: bool = True
     #: net.ipv4.tcp_rfc1337: 1 ignores an RST in TIME_WAIT (RFC 1337).
     rfc1337: bool = False
     #: An RST in TIME_WAIT whose seq is in the window but not exact: RFC 9293
@@ -126,6 +131,7 @@ LINUX_NAME: dict[str, str] = {
     "delack_max": "TCP_DELACK_MAX (HZ/5)",
     "quickacks": "TCP_MAX_QUICKACKS",
     "invalid_ratelimit": "net.ipv4.tcp_invalid_ratelimit",
+    "rfc5961": "tcp_validate_incoming(), tcp_send_challenge_ack() (Linux 3.6 and later)",
     "rfc1337": "net.ipv4.tcp_rfc1337",
     "time_wait_challenge_ack": "tcp_timewait_state_process() (Linux: none)",
     "abort_on_data_after_close": "tcp_rcv_state_process() (TCPAbortOnData)",

@@ -6,7 +6,8 @@ A scenario is a dict (or a JSON/YAML file) like this::
      "description": "A client connects, then closes; the server closes at end of data.",
      "profile": "linux",                  # or "rfc9293"
      "overrides": {"msl": 5},             # any profile constant
-     "whatif": {"time_wait": 0},          # NOT TCP: two_way_handshake, time_wait
+     "whatif": {"time_wait": 0},          # NOT TCP: two_way_handshake, time_wait;
+                                          # RFC 793 as it was: no_rfc5961
      "delay": 0.05,                       # one-way delay, seconds
      "until": null,                       # stop time (default: when nothing is left to do)
      "endpoints": {                       # isn: the first connection's ISN;
@@ -365,7 +366,7 @@ def _check_work(endpoints: dict[str, Endpoint], profile: Profile) -> None:
 def _profile(d: dict[str, Any], whatif: dict[str, Any]) -> Profile:
     """The scenario's profile, its overrides, and the what-ifs that change a constant."""
     overrides = _obj(d.get("overrides", {}), "overrides")
-    _keys(whatif, ("two_way_handshake", "time_wait"), "whatif")
+    _keys(whatif, ("two_way_handshake", "time_wait", "no_rfc5961"), "whatif")
     profile_name = d.get("profile", "linux")
     if not isinstance(profile_name, str):
         raise ScenarioError("profile", f"must be a profile name, got {profile_name!r}")
@@ -374,6 +375,9 @@ def _profile(d: dict[str, Any], whatif: dict[str, Any]) -> Profile:
         _bool(whatif["two_way_handshake"], "whatif.two_way_handshake")
     if "time_wait" in whatif:
         profile = replace(profile, time_wait=_num(whatif["time_wait"], "whatif.time_wait"))
+    if "no_rfc5961" in whatif:
+        _bool(whatif["no_rfc5961"], "whatif.no_rfc5961")
+        profile = replace(profile, rfc5961=not whatif["no_rfc5961"])
     return profile
 
 

@@ -79,8 +79,10 @@ class Event(Enum):
     TIMEOUT_DELACK = "delayed-ACK timeout"
     TIMEOUT_2MSL = "2MSL timeout"
     TIMEOUT_FIN_WAIT_2 = "FIN_WAIT_2 timeout"
-    # what-if (not TCP)
+    # what-ifs: not TCP, or TCP as it was before RFC 5961
     RCV_SYN_TWO_WAY = "rcv SYN (two-way what-if)"
+    RCV_RST_IN_WINDOW_793 = "rcv RST in window (RFC 793)"
+    RCV_SYN_793 = "rcv SYN in window (RFC 793)"
 
     def __str__(self) -> str:
         return self.value
@@ -169,7 +171,10 @@ class Rule:
     rfc: str         # where the rule comes from, e.g. "RFC 9293 §3.10.7.3"
     label: str       # a short phrase for tables and tooltips
     figure: bool = False   # an edge of RFC 9293 Figure 5, the classic state diagram
-    whatif: bool = False   # not TCP: only with a what-if knob on
+    #: the what-if knob this row exists for ("" for TCP as specified): a
+    #: scenario's `whatif` key, e.g. "two_way_handshake" (not TCP) or
+    #: "no_rfc5961" (RFC 793's rules)
+    whatif: str = ""
     #: the profiles whose table has this row (most rows hold for all)
     profiles: frozenset[str] = ALL_PROFILES
 
@@ -197,7 +202,7 @@ _ROWS: list[Rule] = []
 
 
 def _row(state: State, event: Event, nxt: State, send: Send, rfc: str, label: str, *,
-         figure: bool = False, whatif: bool = False, profiles: frozenset[str] = ALL_PROFILES) -> None:
+         figure: bool = False, whatif: str = "", profiles: frozenset[str] = ALL_PROFILES) -> None:
     _ROWS.append(Rule(state, event, nxt, send, rfc, label, figure=figure, whatif=whatif, profiles=profiles))
 
 
@@ -244,7 +249,7 @@ _row(S.LISTEN, E.RCV_ACK_QUEUE_FULL, S.LISTEN, X.NOTHING, "Linux cookie_v4_check
 _row(S.LISTEN, E.RCV_ACK_COOKIE, S.ESTABLISHED, X.NOTHING, "Linux cookie_v4_check (RFC 4987 §3.6)",
      "valid SYN cookie: rebuild the connection from the ACK")
 _row(S.LISTEN, E.RCV_SYN_TWO_WAY, S.ESTABLISHED, X.SYN_ACK, "not TCP (what-if)",
-     "two-way handshake: established at once", whatif=True)
+     "two-way handshake: established at once", whatif="two_way_handshake")
 
 # --- SYN_SENT (RFC 9293 §3.10.7.3) ------------------------------------------------
 _row(S.SYN_SENT, E.RCV_SYN_ACK, S.ESTABLISHED, X.ACK, R + "§3.10.7.3", "our SYN acked, theirs received", figure=True)
@@ -301,6 +306,15 @@ for _s in _SYNC:
 for _s in _SYNC:
     _row(_s, E.RCV_SYN, _s, X.DUP_ACK, R + "§3.10.7.4 (fourth check, RFC 5961)",
          "SYN in a synchronized state: challenge ACK")
+# The "no RFC 5961" what-if: RFC 793 §3.9 (SEGMENT ARRIVES), before RFC 5961 made a
+# blind attacker guess the exact number: "If the RST bit is set ... Enter the CLOSED
+# state, delete the TCB, and return" for any RST in the window, and "If the SYN is in
+# the window it is an error, send a reset ... enter the CLOSED state".
+for _s in _SYNC:
+    _row(_s, E.RCV_RST_IN_WINDOW_793, S.CLOSED, X.NOTHING, "RFC 793 §3.9 (second check; before RFC 5961)",
+         "any RST in the window resets (no RFC 5961)", whatif="no_rfc5961")
+    _row(_s, E.RCV_SYN_793, S.CLOSED, X.RST, "RFC 793 §3.9 (fourth check; before RFC 5961)",
+         "SYN in the window: send a reset, close (no RFC 5961)", whatif="no_rfc5961")
 for _s in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT):
     _row(_s, E.RCV_RST, S.CLOSED, X.NOTHING, R + "§3.10.7.4 (second check)", "connection reset")
 for _s in (S.CLOSING, S.LAST_ACK):

@@ -146,15 +146,29 @@ def describe_path(trace: Trace, endpoint: str, step: int | None = None) -> str:
 
 
 # ------------------------------------------------------------------ views
-def view_rules(view: View = "figure", whatif: bool = False, profile: str = "linux") -> tuple[Rule, ...]:
+#: which what-if rows to draw: True for all, False for none, or what-if names
+WhatIf: TypeAlias = bool | str | Iterable[str]
+
+
+def _whatifs(whatif: WhatIf) -> frozenset[str]:
+    if whatif is True:
+        return frozenset(r.whatif for r in RULES if r.whatif)
+    if whatif is False:
+        return frozenset()
+    return frozenset((whatif,) if isinstance(whatif, str) else whatif)
+
+
+def view_rules(view: View = "figure", whatif: WhatIf = False, profile: str = "linux") -> tuple[Rule, ...]:
     """The state-changing rows a view draws, from `profile`'s table.
 
     `view` is "figure" (RFC 9293 Figure 5), "all" (every state-changing
     row), "handshake", "close", or an iterable of `State`s (every
-    state-changing row between two of them).  What-if rows (not TCP) only
-    with `whatif=True`.
+    state-changing row between two of them).  What-if rows only when asked
+    for: `whatif=True` for all of them, or the name(s) of the what-ifs
+    ("two_way_handshake", "no_rfc5961").
     """
-    rows = [r for r in RULES if r.changes_state and r.holds_for(profile) and (whatif or not r.whatif)]
+    wanted = _whatifs(whatif)
+    rows = [r for r in RULES if r.changes_state and r.holds_for(profile) and (not r.whatif or r.whatif in wanted)]
     if view == "figure":
         return tuple(r for r in rows if r.figure or r.whatif)
     if view == "all":
@@ -241,7 +255,7 @@ class Diagram(Figure):
 
 # ------------------------------------------------------------------ the diagram
 def state_diagram(view: View = "figure", trace: Trace | None = None, endpoints: Iterable[str] | None = None,
-                  step: int | None = None, *, whatif: bool = False, title: str | None = None,
+                  step: int | None = None, *, whatif: WhatIf = False, title: str | None = None,
                   profile: str = "linux") -> Diagram:
     """The state diagram for `view`, with a run's path painted if `trace` is given.
 
