@@ -21,12 +21,13 @@ Usage (as root)::
     python3 tools/linux_capture.py [--out DIR] [--case NAME ...] [--list]
     python3 tools/linux_capture.py FACT [--out DIR]
 
-where FACT is one of tw-syn, delack, tw-reuse, syncookie, rst-close (single
-experiments on kernel behaviour, each writing tests/data/linux/FACT.json), or
+where FACT is one of tw-syn, delack, tw-reuse, syncookie, rst-close, keepalive,
+linger, observe (single experiments on kernel behaviour, each writing
+tests/data/linux/FACT.json), or
 ``facts`` for all of them at once (each in its own namespace, in parallel).
 
 Only the Python 3.11 standard library is used; tcpdump, iptables, ip, ss,
-unshare, nsenter and mount are called as subprocesses.
+unshare, nsenter, mount and nstat are called as subprocesses.
 """
 
 from __future__ import annotations
@@ -1020,6 +1021,7 @@ def run_case(name: str, case: dict) -> dict:
 # --------------------------------------------------------------------------
 #
 #   python3 tools/linux_capture.py tw-syn | delack | tw-reuse | syncookie | rst-close
+#                                  | keepalive | linger | observe
 #   python3 tools/linux_capture.py facts          # all of them, in parallel
 #
 # Each runs in its own fresh network namespace (`unshare -n`; tw-reuse adds a
@@ -2415,12 +2417,947 @@ def fact_rst_close() -> dict:
     }
 
 
+# ---- shared by keepalive, linger and observe ------------------------------------------
+
+LINGER0 = struct.pack("ii", 1, 0)
+
+
+def err_name(exc: BaseException) -> str:
+    """The errno of a failed socket call; "timeout" only for a Python-level socket timeout.
+
+    (errno_name() maps every TimeoutError to "timeout", which would hide a real ETIMEDOUT.)
+    """
+    import errno as _errno
+
+    code = getattr(exc, "errno", None)
+    if code:
+        return _errno.errorcode.get(code, str(code))
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    return repr(exc)
+
+
+def nstat_counters(tmpdir: str) -> tuple[dict, str]:
+    """Absolute values of the Tcp*/TcpExt* counters of this namespace: `nstat -asz`, else /proc."""
+    out: dict = {}
+    if shutil.which("nstat"):
+        env = dict(os.environ, NSTAT_HISTORY=os.path.join(tmpdir, "nstat.history"))
+        proc = subprocess.run(["nstat", "-asz"], capture_output=True, text=True, timeout=10, env=env)
+        for line in proc.stdout.splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and parts[0].startswith("Tcp") and re.fullmatch(r"-?\d+", parts[1]):
+                out[parts[0]] = int(parts[1])
+        if out:
+            return out, "nstat -asz"
+    for path in ("/proc/net/snmp", "/proc/net/netstat"):
+        with open(path) as fh:
+            lines = fh.read().splitlines()
+        for names, values in zip(lines[::2], lines[1::2], strict=False):
+            prefix, *keys = names.split()
+            for k, v in zip(keys, values.split()[1:], strict=False):
+                name = prefix.rstrip(":") + k
+                if name.startswith("Tcp") and re.fullmatch(r"-?\d+", v):
+                    out[name] = int(v)
+    return out, "/proc/net/snmp + /proc/net/netstat"
+
+
+def counter_delta(before: dict, after: dict) -> dict:
+    return {k: after[k] - before.get(k, 0) for k in sorted(after) if after[k] != before.get(k, 0)}
+
+
+def recv_exact(sk: socket.socket, n: int) -> bytes:
+    buf = b""
+    while len(buf) < n:
+        chunk = sk.recv(n - len(buf))
+        if not chunk:
+            raise CaptureError(f"EOF after {len(buf)} of {n} bytes")
+        buf += chunk
+    return buf
+
+
+def port_lines(lines: list[str], port: int) -> list[str]:
+    """The ss lines with `port` as local or peer port (with or without the State column)."""
+    return [ln for ln in lines if any(tok.endswith(f":{port}") for tok in ln.split()[:5])]
+
+
+def rel_flags(segs: list[dict]) -> str:
+    return " ".join(f"{'c' if s['src'] == 'client' else 's'}:{s['flags']}" + (f"({s['len']})" if s["len"] else "")
+                    for s in segs)
+
+
+def ipt_counters(rules: list[list[str]]) -> list[int]:
+    counts = read_rule_counters()
+    return counts[: len(rules)]
+
+
+# ---- fact 6: keepalive ------------------------------------------------------------------
+
+KA_ADDR = "127.0.0.1"
+KA_IDLE, KA_INTVL, KA_CNT = 1, 1, 3
+KA_CASES = [
+    # (name, server port, client port, description)
+    ("idle", 5010, 45010, "a live, idle peer: probes and their answers for 4.6 s"),
+    ("silent", 5011, 45011, "a silent peer: after the data exchange every segment from the server to the client "
+     "is dropped in INPUT; the client waits in recv()"),
+    ("forgot", 5012, 45012, "a peer that forgot the connection: the server socket is closed with SO_LINGER "
+     "{1, 0} and its RST (the first RST towards the client, exactly one) is dropped; the client waits in recv()"),
+    ("close-wait", 5013, 45013, "CLOSE_WAIT with keepalive: the server calls shutdown(SHUT_WR) (FIN_WAIT_2, not "
+     "orphaned), the client reads EOF and keeps its socket open for 4.6 s"),
+    ("user-timeout", 5014, 45014, "TCP_USER_TIMEOUT 2000 ms, no keepalive: the client sends 100 bytes while every "
+     "segment from the server is dropped; the client waits in recv()"),
+    ("silent-user-timeout", 5015, 45015, "keepalive 1 s / 1 s / 9 probes plus TCP_USER_TIMEOUT 2500 ms, silent "
+     "peer as in 'silent'"),
+]
+
+
+def fact_keepalive() -> dict:
+    lo_up()
+    hz = kernel_hz()
+    sysctl = read_sysctls()
+    defaults = {}
+    for k in ("tcp_keepalive_time", "tcp_keepalive_intvl", "tcp_keepalive_probes"):
+        with open(f"/proc/sys/net/ipv4/{k}") as fh:
+            defaults[k] = sysctl[k] = int(fh.read())
+    tmpdir = tempfile.mkdtemp(prefix="tcpfact")
+    dump = Tcpdump(os.path.join(tmpdir, "cap.pcap"), (0, 0), 120, bpf="tcp", immediate=True)
+    cases = []
+    dump.start()
+    try:
+        for name, sport, cport, desc in KA_CASES:
+            cases.append(keepalive_case(name, sport, cport, desc, tmpdir))
+        time.sleep(0.3)
+        off = mono_to_real_offset()
+        packets, stats = stop_capture(dump)
+    finally:
+        subprocess.run(["iptables", "-w", "-F", "INPUT"], capture_output=True, timeout=10)
+        abort_capture(dump)
+    shutil.rmtree(tmpdir, ignore_errors=True)
+    for c in cases:
+        keepalive_analyse(c, packets, off)
+    return {
+        **fact_header(
+            "keepalive",
+            "TCP keepalive and TCP_USER_TIMEOUT on loopback. Each case is one connection 127.0.0.1:CPORT -> "
+            "127.0.0.1:SPORT; the client sets SO_KEEPALIVE with TCP_KEEPIDLE 1 s, TCP_KEEPINTVL 1 s, "
+            "TCP_KEEPCNT 3 (unless stated) before connect(); then the client sends 10 bytes and the server 20 "
+            "(so SND.UNA is not ISN+1) and the connection goes idle.",
+            "unshare -n; ip link set lo up; default sysctls (the keepalive defaults are recorded, not changed); "
+            "per case an iptables rule in INPUT (stored with its packet counter); tcpdump -i lo --immediate-mode "
+            "'tcp'; ss -tanoi for the timers; nstat -asz before and after each case",
+        ),
+        "hz": hz,
+        "sysctl": sysctl,
+        "keepalive_defaults": defaults,
+        "socket_options": {"TCP_KEEPIDLE": KA_IDLE, "TCP_KEEPINTVL": KA_INTVL, "TCP_KEEPCNT": KA_CNT},
+        "cases": cases,
+        "tcpdump": {"command": tcpdump_cmd(dump), "stats": stats},
+        "seq_note": "seq/ack absolute; segment t in seconds since the case's SYN; '*_since_last_rx' in seconds "
+                    "since the last segment from the server that reached the client (the idle period's start)",
+    }
+
+
+def keepalive_case(name: str, sport: int, cport: int, desc: str, tmpdir: str) -> dict:
+    out: dict = {"case": name, "description": desc, "server_port": sport, "client_port": cport}
+    ka = None if name == "user-timeout" else ((KA_IDLE, KA_INTVL, 9) if name == "silent-user-timeout"
+                                              else (KA_IDLE, KA_INTVL, KA_CNT))
+    uto = {"user-timeout": 2000, "silent-user-timeout": 2500}.get(name)
+    out["keepalive"] = {"idle_s": ka[0], "intvl_s": ka[1], "cnt": ka[2]} if ka else None
+    out["tcp_user_timeout_ms"] = uto
+    run(["iptables", "-w", "-F", "INPUT"])
+    before, method = nstat_counters(tmpdir)
+    out["nstat_method"] = method
+    lst = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lst.bind((KA_ADDR, sport))
+    lst.listen(8)
+    lst.settimeout(3)
+    cli = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    cli.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    cli.bind((KA_ADDR, cport))
+    if ka:
+        cli.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        cli.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, ka[0])
+        cli.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, ka[1])
+        cli.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, ka[2])
+    if uto:
+        cli.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, uto)
+    cli.settimeout(3)
+    marks: list = []
+
+    def mark(what: str) -> None:
+        marks.append((what, time.monotonic()))
+
+    mark("client connect()")
+    cli.connect((KA_ADDR, sport))
+    conn, _ = lst.accept()
+    lst.close()
+    cli.sendall(b"k" * 10)
+    recv_exact(conn, 10)
+    conn.sendall(b"K" * 20)
+    recv_exact(cli, 20)
+    time.sleep(0.05)
+    rules: list[list[str]] = []
+    if name in ("silent", "user-timeout", "silent-user-timeout"):
+        rules.append(["-p", "tcp", "-s", KA_ADDR, "--sport", str(sport), "--dport", str(cport), "-j", "DROP"])
+    elif name == "forgot":
+        rules.append(["-p", "tcp", "-s", KA_ADDR, "--sport", str(sport), "--dport", str(cport), "--tcp-flags",
+                      "RST", "RST", "-m", "limit", "--limit", "1/day", "--limit-burst", "1", "-j", "DROP"])
+    for r in rules:
+        run(["iptables", "-w", "-A", "INPUT"] + r)
+    out["iptables_rules"] = ["iptables -A INPUT " + " ".join(r) for r in rules]
+    mark("rules in place")
+    results: dict = {}
+
+    def watch(label: str, sk: socket.socket, seconds: float, first: int = 0) -> threading.Thread:
+        def body() -> None:
+            sk.settimeout(seconds)
+            try:
+                if first:
+                    recv_exact(sk, first)
+                data = sk.recv(4096)
+                results[label] = "EOF" if data == b"" else f"{len(data)} bytes"
+            except OSError as exc:
+                results[label] = err_name(exc)
+            mark(f"{label} returned: {results[label]}")
+
+        thr = threading.Thread(target=body, daemon=True)
+        thr.start()
+        return thr
+
+    ss_during: list[dict] = []
+
+    def snap(label: str) -> None:
+        ss_during.append({"at": label, "mono": time.monotonic(),
+                          "lines": port_lines(ss_lines(info=True), cport)})
+
+    threads = []
+    if name == "idle":
+        threads = [watch("client recv()", cli, 4.6), watch("server recv()", conn, 4.6)]
+        time.sleep(0.5)
+        snap("0.5 s idle")
+        time.sleep(1.0)
+        snap("1.5 s idle")
+    elif name in ("silent", "silent-user-timeout"):
+        threads = [watch("client recv()", cli, 8.0), watch("server recv()", conn, 8.0)]
+        time.sleep(0.5)
+        snap("0.5 s idle")
+        time.sleep(2.0)
+        snap("2.5 s idle")
+    elif name == "forgot":
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER0)
+        mark("server close() with SO_LINGER {1, 0}")
+        conn.close()
+        conn = None
+        time.sleep(0.1)
+        snap("after the server's close()")
+        threads = [watch("client recv()", cli, 4.0)]
+    elif name == "close-wait":
+        mark("server shutdown(SHUT_WR)")
+        conn.shutdown(socket.SHUT_WR)
+        cli.settimeout(2)
+        results["client first recv()"] = "EOF" if cli.recv(100) == b"" else "data"
+        mark("client read EOF")
+        time.sleep(0.5)
+        snap("0.5 s after EOF")
+        time.sleep(4.1)
+        snap("4.6 s after EOF")
+        results["client recv() at the end"] = "EOF" if cli.recv(100) == b"" else "data"
+    elif name == "user-timeout":
+        mark("client send(100 bytes)")
+        cli.send(b"u" * 100)
+        threads = [watch("client recv()", cli, 8.0), watch("server recv()", conn, 5.0, first=100)]
+        time.sleep(1.0)
+        snap("1.0 s after send")
+    for thr in threads:
+        thr.join(10)
+    time.sleep(0.2)
+    snap("end")
+    out["iptables_packet_counters"] = ipt_counters(rules) if rules else []
+    after, _ = nstat_counters(tmpdir)
+    out["nstat_delta"] = counter_delta(before, after)
+    out["results"] = results
+    out["ss"] = ss_during
+    out["_marks"] = marks
+    mark("cleanup: both sockets closed with SO_LINGER {1, 0} (after the last nstat snapshot)")
+    for sk in (cli, conn):
+        if sk is not None:
+            sk.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER0)
+            sk.close()
+    run(["iptables", "-w", "-F", "INPUT"])
+    time.sleep(0.1)
+    return out
+
+
+def keepalive_analyse(c: dict, packets: list[dict], off: float) -> None:
+    cport, sport = c["client_port"], c["server_port"]
+    conv = [p for p in packets if {p["sport"], p["dport"]} == {cport, sport}]
+    names = {cport: "client", sport: "server"}
+    t0 = conv[0]["ts"]
+    c["segments"] = [seg_record(p, t0, names) for p in conv]
+    c["summary"] = rel_flags(c["segments"])
+    marks = c.pop("_marks")
+    rules_real = next(m for w, m in marks if w == "rules in place") + off
+    cisn = next(p["seq"] for p in conv if p["sport"] == cport and p["flags"] & 0x02)
+    sisn = next(p["seq"] for p in conv if p["sport"] == sport and p["flags"] & 0x02)
+    c["client_isn"], c["server_isn"] = cisn, sisn
+    # the data exchange: client 10 bytes, server 20 (+ a FIN in close-wait)
+    snd_nxt = (cisn + 1 + 10) % SEQ_MOD
+    probes = [p for p in conv if p["sport"] == cport and flags_to_letters(p["flags"]) == "A"
+              and p["seq"] == (snd_nxt - 1) % SEQ_MOD and p["ts"] > rules_real - 0.04]
+    first_probe_ts = probes[0]["ts"] if probes else rules_real
+    # segments from the server that reached the client: before the first probe and, if a rule drops some,
+    # before the rule was in place
+    rx = [p for p in conv if p["sport"] == sport and p["ts"] < first_probe_ts
+          and (not c["iptables_rules"] or p["ts"] < rules_real)]
+    last_rx = rx[-1]["ts"]
+    c["last_rx_t"] = round(last_rx - t0, 6)
+    c["snd_una_before_probes"] = snd_nxt
+    rows = []
+    for p in probes:
+        ans = next((q for q in conv if q["sport"] == sport and q["ts"] > p["ts"]), None)
+        rows.append({
+            "t_since_last_rx": round(p["ts"] - last_rx, 6),
+            "seq_minus_snd_una": sdiff(p["seq"], snd_nxt),
+            "len": p["len"],
+            "ack": p["ack"],
+            "answer_flags": flags_to_letters(ans["flags"]) if ans and ans["ts"] - p["ts"] < 0.5 else None,
+            "answer_delay_ms": round((ans["ts"] - p["ts"]) * 1000, 3) if ans and ans["ts"] - p["ts"] < 0.5 else None,
+            "answer_seq": ans["seq"] if ans and ans["ts"] - p["ts"] < 0.5 else None,
+            "answer_ack": ans["ack"] if ans and ans["ts"] - p["ts"] < 0.5 else None,
+        })
+    c["probes"] = rows
+    rsts = [p for p in conv if p["flags"] & 0x04]
+    c["rsts"] = [{"t_since_last_rx": round(p["ts"] - last_rx, 6), "from": names[p["sport"]],
+                  "flags": flags_to_letters(p["flags"]), "seq": p["seq"],
+                  "ack": p["ack"] if p["flags"] & 0x10 else None} for p in rsts]
+    c["app_events"] = [{"t_since_last_rx": round(m + off - last_rx, 6), "event": w} for w, m in marks]
+    for s in c["ss"]:
+        s["t_since_last_rx"] = round(s.pop("mono") + off - last_rx, 6)
+    data = [p for p in conv if p["sport"] == cport and p["len"] == 100]
+    if data:
+        first = data[0]["ts"]
+        c["data_transmissions_since_first"] = [round(p["ts"] - first, 6) for p in data]
+        end = next((m for w, m in marks if w.startswith("client recv() returned")), None)
+        c["client_error_since_first_transmission"] = round(end + off - first, 6) if end else None
+
+
+# ---- fact 7: SO_LINGER {1, 0} --------------------------------------------------------------
+
+LINGER_ADDR = "127.0.0.1"
+LINGER_CASES = [
+    # (name, server port, client port, description)
+    ("estab-peer-unread", 5020, 45020, "ESTABLISHED: the client sends 100 bytes that the server has not read yet, "
+     "then sets SO_LINGER {1, 0} and close()s; the server then calls recv() repeatedly"),
+    ("estab-unsent", 5021, 45021, "ESTABLISHED with data the client could not send: the server (SO_RCVBUF 2048, "
+     "never reads) closes its window, the client (SO_SNDBUF 4096, non-blocking) writes until EAGAIN, waits 0.5 s, "
+     "then SO_LINGER {1, 0} and close()"),
+    ("close-wait", 5022, 45022, "CLOSE_WAIT: the server calls shutdown(SHUT_WR), the client reads EOF, then SO_LINGER "
+     "{1, 0} and close(); the server (FIN_WAIT_2, not orphaned) then calls recv()"),
+    ("fin-wait-2", 5023, 45023, "FIN_WAIT_2: the client calls shutdown(SHUT_WR), the server reads EOF (CLOSE_WAIT); "
+     "the client then sets SO_LINGER {1, 0} and close()s; the server then tries recv() and send()"),
+    ("normal-close", 5024, 45024, "control: the client close()s normally first, the server reads EOF and close()s; "
+     "the client should hold TIME_WAIT"),
+    ("close-wait-orphan-peer", 5025, 45025, "the client close()s normally first (FIN_WAIT_2, orphaned); the server "
+     "reads EOF, sets SO_LINGER {1, 0} and close()s in CLOSE_WAIT"),
+]
+
+
+def linger_drain(sk: socket.socket, wait: float = 0.5) -> dict:
+    """recv() until two non-data outcomes: {"bytes": N, "then": [outcome, outcome]}."""
+    sk.settimeout(wait)
+    got, then = 0, []
+    for _ in range(1000):
+        try:
+            data = sk.recv(65536)
+        except OSError as exc:
+            then.append(err_name(exc))
+            if then[-1] == "timeout":
+                break
+        else:
+            if data:
+                got += len(data)
+                continue
+            then.append("EOF")
+        if len(then) == 2:
+            break
+    return {"bytes": got, "then": then}
+
+
+def try_send(sk: socket.socket) -> str:
+    try:
+        sk.send(b"z")
+        return "ok"
+    except OSError as exc:
+        return err_name(exc)
+
+
+def linger_case(name: str, sport: int, cport: int, desc: str, tmpdir: str) -> dict:
+    out: dict = {"case": name, "description": desc, "server_port": sport, "client_port": cport}
+    before, method = nstat_counters(tmpdir)
+    out["nstat_method"] = method
+    lst = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if name == "estab-unsent":
+        lst.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    lst.bind((LINGER_ADDR, sport))
+    lst.listen(8)
+    lst.settimeout(3)
+    cli = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    cli.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if name == "estab-unsent":
+        cli.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    cli.bind((LINGER_ADDR, cport))
+    cli.settimeout(3)
+    cli.connect((LINGER_ADDR, sport))
+    conn, _ = lst.accept()
+    lst.close()
+    conn.settimeout(3)
+    res: dict = {}
+    snaps: list[dict] = []
+
+    def snap(label: str) -> None:
+        snaps.append({"at": label, "lines": port_lines(ss_lines(info=True), cport)})
+
+    def close_linger0(sk: socket.socket, who: str) -> None:
+        sk.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER0)
+        snap(f"before the {who}'s close()")
+        sk.close()
+        time.sleep(0.1)
+        snap(f"after the {who}'s close()")
+
+    if name == "estab-peer-unread":
+        cli.sendall(b"u" * 100)
+        time.sleep(0.1)
+        close_linger0(cli, "client")
+        res["server_recv"] = linger_drain(conn)
+        res["server_send_after"] = try_send(conn)
+    elif name == "estab-unsent":
+        cli.setblocking(False)
+        written = 0
+        while True:
+            try:
+                written += cli.send(b"w" * 1024)
+            except BlockingIOError:
+                break
+        res["client_bytes_written"] = written
+        time.sleep(0.5)
+        close_linger0(cli, "client")
+        res["server_recv"] = linger_drain(conn)
+    elif name == "close-wait":
+        conn.shutdown(socket.SHUT_WR)
+        res["client_recv_before"] = "EOF" if cli.recv(100) == b"" else "data"
+        time.sleep(0.1)
+        close_linger0(cli, "client")
+        res["server_recv"] = linger_drain(conn)
+        res["server_send_after"] = try_send(conn)
+    elif name == "fin-wait-2":
+        cli.shutdown(socket.SHUT_WR)
+        res["server_recv_before"] = "EOF" if conn.recv(100) == b"" else "data"
+        time.sleep(0.1)
+        close_linger0(cli, "client")
+        res["server_recv"] = linger_drain(conn)
+        res["server_send_after"] = try_send(conn)
+        res["server_send_again"] = try_send(conn)
+    elif name == "normal-close":
+        snap("before the client's close()")
+        cli.close()
+        res["server_recv_before"] = "EOF" if conn.recv(100) == b"" else "data"
+        conn.close()
+        conn = None
+        time.sleep(0.1)
+        snap("after both close()s")
+    elif name == "close-wait-orphan-peer":
+        cli.close()
+        res["server_recv_before"] = "EOF" if conn.recv(100) == b"" else "data"
+        time.sleep(0.1)
+        close_linger0(conn, "server")
+        conn = None
+    time.sleep(0.1)
+    out["ss_time_wait"] = port_lines(ss_lines(["state", "time-wait"]), cport)
+    out["ss_any_state_at_end"] = port_lines(ss_lines(), cport)
+    after, _ = nstat_counters(tmpdir)
+    out["nstat_delta"] = counter_delta(before, after)
+    out["results"] = res
+    out["ss"] = snaps
+    if conn is not None:
+        conn.close()
+    return out
+
+
+def fact_linger() -> dict:
+    lo_up()
+    sysctl = read_sysctls()
+    tmpdir = tempfile.mkdtemp(prefix="tcpfact")
+    dump = Tcpdump(os.path.join(tmpdir, "cap.pcap"), (0, 0), 60, bpf="tcp", immediate=True)
+    cases = []
+    dump.start()
+    try:
+        for name, sport, cport, desc in LINGER_CASES:
+            cases.append(linger_case(name, sport, cport, desc, tmpdir))
+        time.sleep(0.3)
+        packets, stats = stop_capture(dump)
+    finally:
+        abort_capture(dump)
+    shutil.rmtree(tmpdir, ignore_errors=True)
+    for c in cases:
+        cport, sport = c["client_port"], c["server_port"]
+        conv = [p for p in packets if {p["sport"], p["dport"]} == {cport, sport}]
+        names = {cport: "client", sport: "server"}
+        c["segments"] = [seg_record(p, conv[0]["ts"], names) for p in conv]
+        c["summary"] = rel_flags(c["segments"])
+        isn = {p["sport"]: p["seq"] for p in conv if p["flags"] & 0x02}
+        c["isn"] = {"client": isn[cport], "server": isn[sport]}
+        rst = [s for s in c["segments"] if "R" in s["flags"]]
+        c["rst"] = [{"from": s["src"], "flags": s["flags"],
+                     "rseq": (s["seq"] - isn[s["sport"]]) % SEQ_MOD,
+                     "rack": (s["ack"] - isn[s["dport"]]) % SEQ_MOD if s["ack"] is not None else None}
+                    for s in rst]
+        cdata = [s for s in c["segments"] if s["src"] == "client" and s["len"]]
+        c["client_bytes_sent"] = max(((s["seq"] + s["len"] - isn[cport] - 1) % SEQ_MOD for s in cdata), default=0)
+    return {
+        **fact_header(
+            "linger",
+            "close() with SO_LINGER {on, 0 s} (an abortive close) in ESTABLISHED, CLOSE_WAIT and FIN_WAIT_2, and "
+            "whether either side keeps a TIME_WAIT socket. One connection per case, 127.0.0.1:CPORT -> "
+            "127.0.0.1:SPORT. rst-close.json has the simplest ESTABLISHED cases (client-linger0, server-linger0); "
+            "these are the ones it lacks.",
+            "unshare -n; ip link set lo up; default sysctls; tcpdump -i lo --immediate-mode 'tcp'; ss -tanoi; "
+            "ss -tan state time-wait; nstat -asz before and after each case",
+        ),
+        "sysctl": sysctl,
+        "cases": cases,
+        "tcpdump": {"command": tcpdump_cmd(dump), "stats": stats},
+        "seq_note": "seq/ack absolute; rst rseq/rack relative to the sender's/receiver's ISN (SYN = 0); t in seconds "
+                    "since the case's SYN; client_bytes_sent = highest client byte sent (relative)",
+    }
+
+
+# ---- fact 8: what ss and nstat show at each step of a server's life -----------------------
+
+OBS_ADDR = "127.0.0.1"
+OBS_SERVER = 6010  # the general-purpose listener (backlog 128)
+OBS_CRAFT_PORTS = (47000, 47999)  # crafted SYN sources; their RSTs are dropped in INPUT
+OBS_TW_WAIT = 62.0  # seconds after the TIME_WAIT began until the last snapshot
+
+
+def ss_listener(port: int) -> dict | None:
+    for ln in ss_lines():
+        parts = ln.split()
+        if len(parts) >= 4 and parts[0] == "LISTEN" and parts[3].endswith(f":{port}"):
+            return {"line": ln, "recv_q": int(parts[1]), "send_q": int(parts[2])}
+    return None
+
+
+def ss_state_of(port: int) -> dict:
+    """Local port -> ss state name, for every socket whose local port is `port`."""
+    out = {}
+    for ln in ss_lines():
+        parts = ln.split()
+        if len(parts) >= 5 and parts[3].endswith(f":{port}"):
+            out[parts[4]] = parts[0]
+    return out
+
+
+def fact_observe() -> dict:
+    lo_up()
+    sysctl = read_sysctls()
+    with open("/proc/sys/net/core/somaxconn") as fh:
+        somaxconn = int(fh.read())
+    tmpdir = tempfile.mkdtemp(prefix="tcpfact")
+    dump = Tcpdump(os.path.join(tmpdir, "cap.pcap"), (0, 0), 240, bpf="tcp", immediate=True)
+    rule = ["-p", "tcp", "--sport", f"{OBS_CRAFT_PORTS[0]}:{OBS_CRAFT_PORTS[1]}", "--tcp-flags", "RST", "RST",
+            "-j", "DROP"]
+    syn_rule = ["-p", "tcp", "--dport", "6003", "--tcp-flags", "ALL", "SYN", "-j", "DROP"]
+    run(["iptables", "-w", "-A", "INPUT"] + rule)
+    run(["iptables", "-w", "-A", "INPUT"] + syn_rule)
+    sniff = RawSniffer()
+    raw = RawTcp(OBS_ADDR)
+    main = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    main.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    main.bind((OBS_ADDR, OBS_SERVER))
+    main.listen(BACKLOG)
+    main.settimeout(3)
+    steps: list[dict] = []
+    method = None
+
+    def step(name: str, desc: str, fn) -> dict:
+        nonlocal method
+        before, method = nstat_counters(tmpdir)
+        t = time.monotonic()
+        extra = fn() or {}
+        time.sleep(0.05)
+        after, _ = nstat_counters(tmpdir)
+        rec = {"step": name, "description": desc, "nstat_delta": counter_delta(before, after), **extra,
+               "_mono": (t, time.monotonic())}
+        steps.append(rec)
+        return rec
+
+    def connect(cport: int | None, sport: int = OBS_SERVER) -> tuple[socket.socket, socket.socket]:
+        cli = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if cport:
+            cli.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            cli.bind((OBS_ADDR, cport))
+        cli.settimeout(3)
+        cli.connect((OBS_ADDR, sport))
+        conn, _ = main.accept()
+        conn.settimeout(3)
+        return cli, conn
+
+    def abort(*socks: socket.socket) -> None:
+        for sk in socks:
+            sk.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER0)
+            sk.close()
+
+    dump.start()
+    tw_mono = None
+    try:
+        step("baseline", "nothing happens for 1 s (the counters' noise level)", lambda: time.sleep(1.0))
+
+        def tw_created():
+            nonlocal tw_mono
+            cli, conn = connect(46000)
+            cli.sendall(b"t" * 10)
+            recv_exact(conn, 10)
+            cli.close()
+            eof = conn.recv(100) == b""
+            conn.close()
+            time.sleep(0.2)
+            tw_mono = time.monotonic()
+            return {"ports": [46000], "server_read_eof": eof,
+                    "ss_time_wait": port_lines(ss_lines(["state", "time-wait"]), 46000)}
+        step("time-wait-created", "a normal connection 127.0.0.1:46000 -> 6010: 10 bytes, the client close()s "
+             "first, the server reads EOF and close()s: the client holds TIME_WAIT", tw_created)
+
+        def listen_backlog():
+            res = {}
+            socks = []
+            for port, n in ((6000, 8), (6001, 100000)):
+                sk = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sk.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sk.bind((OBS_ADDR, port))
+                sk.listen(n)
+                socks.append(sk)
+                res[str(n)] = ss_listener(port)
+            for sk in socks:
+                sk.close()
+            return {"somaxconn": somaxconn, "listen": res}
+        step("listen-backlog", "listen(8) on 6000 and listen(100000) on 6001; ss -lnt", listen_backlog)
+
+        held: list[socket.socket] = []
+
+        def ephemeral():
+            lst = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            lst.bind((OBS_ADDR, 6002))
+            lst.listen(BACKLOG)
+            lst.settimeout(3)
+            to_6002, to_6010, bound = [], [], []
+            for _ in range(50):
+                cli = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                cli.settimeout(3)
+                cli.connect((OBS_ADDR, 6002))
+                to_6002.append(cli.getsockname()[1])
+                held.extend([cli, lst.accept()[0]])
+            for _ in range(10):
+                cli = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                cli.settimeout(3)
+                cli.connect((OBS_ADDR, OBS_SERVER))
+                to_6010.append(cli.getsockname()[1])
+                held.extend([cli, main.accept()[0]])
+            for _ in range(50):
+                sk = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sk.bind((OBS_ADDR, 0))
+                bound.append(sk.getsockname()[1])
+                held.append(sk)
+            lst.close()
+            return {"ip_local_port_range": sysctl.get("ip_local_port_range"),
+                    "connect_ports_to_6002": to_6002, "connect_ports_to_6010": to_6010, "bind0_ports": bound}
+        step("ephemeral-ports", "50 connect()s to 127.0.0.1:6002 and 10 to 6010 from unbound sockets (all kept "
+             "open), then 50 sockets bind(('127.0.0.1', 0)) (not connected); the local ports chosen", ephemeral)
+
+        def abort_all():
+            n = 0
+            for sk in held:
+                try:
+                    sk.getpeername()
+                except OSError:
+                    sk.close()  # the bind(0) sockets and the accepted ones once reset
+                    continue
+                abort(sk)
+                n += 1
+            held.clear()
+            return {"aborted": n}
+        step("abort-60", "the 60 connections of ephemeral-ports end: every socket that still has a peer (the 60 "
+             "clients first, then the 60 server sockets, which by then were reset) is closed with SO_LINGER "
+             "{1, 0}; the bind(0) sockets are closed", abort_all)
+
+        def syn_sent():
+            cli = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            cli.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            cli.bind((OBS_ADDR, 46050))
+            cli.setblocking(False)
+            rc = cli.connect_ex((OBS_ADDR, 6003))
+            snaps = []
+            t = time.monotonic()
+            for at in (0.3, 1.3, 2.3):
+                time.sleep(max(0.0, t + at - time.monotonic()))
+                snaps.append({"after_s": at, "lines": port_lines(ss_lines(info=True), 46050)})
+            cli.close()
+            time.sleep(0.05)
+            return {"ports": [46050], "connect_ex": os.strerror(rc) if rc else 0, "ss": snaps,
+                    "ss_after_close": port_lines(ss_lines(), 46050)}
+        step("syn-sent", "non-blocking connect() from 46050 to 6003, where an INPUT rule drops every SYN; ss "
+             "-tanoi 0.3, 1.3 and 2.3 s later; then close()", syn_sent)
+
+        def refused():
+            cli = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            cli.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            cli.bind((OBS_ADDR, 46051))
+            cli.settimeout(3)
+            try:
+                cli.connect((OBS_ADDR, 6004))
+                r = "ok"
+            except OSError as exc:
+                r = err_name(exc)
+            cli.close()
+            return {"ports": [46051], "connect": r}
+        step("refused", "connect() from 46051 to 6004, where nothing listens", refused)
+
+        for cookies, lport, cbase in ((1, 6005, 46100), (0, 6006, 46110)):
+            set_sysctl("tcp_syncookies", cookies)
+            lst = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            lst.bind((OBS_ADDR, lport))
+            lst.listen(2)
+            lst.setblocking(False)
+            clients: list[socket.socket] = []
+
+            def fill(lst=lst, lport=lport, cbase=cbase, clients=clients, cookies=cookies):
+                rows = []
+                for i in range(6):
+                    cli = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                    cli.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    cli.bind((OBS_ADDR, cbase + i))
+                    cli.setblocking(False)
+                    cli.connect_ex((OBS_ADDR, lport))
+                    clients.append(cli)
+                    time.sleep(0.2)
+                    rows.append({"client": i + 1, "listener": ss_listener(lport)})
+                time.sleep(1.5)
+                states = ss_state_of(lport)
+                return {"ports": [cbase + i for i in range(6)], "tcp_syncookies": cookies, "backlog": 2,
+                        "after_each_connect": rows, "listener_end": ss_listener(lport),
+                        "client_states": {str(cbase + i): ss_state_of(cbase + i).get(f"127.0.0.1:{lport}")
+                                          for i in range(6)},
+                        "server_side_states": states}
+            step(f"accept-queue-full-cookies{cookies}", f"tcp_syncookies={cookies}; listen(2) on {lport}, "
+                 f"accept() never called; 6 non-blocking connect()s from {cbase}..{cbase + 5}, 0.2 s apart; ss "
+                 "after each, and 1.5 s after the last", fill)
+
+            def drain_accept(lst=lst, lport=lport, cbase=cbase, clients=clients):
+                got = []
+                while True:
+                    try:
+                        conn, peer = lst.accept()
+                    except BlockingIOError:
+                        break
+                    got.append(peer[1])
+                    clients.append(conn)
+                right_after = ss_listener(lport)
+                time.sleep(1.2)
+                later = ss_listener(lport)
+                states = {str(cbase + i): ss_state_of(cbase + i).get(f"127.0.0.1:{lport}") for i in range(6)}
+                got2 = []
+                while True:
+                    try:
+                        conn, peer = lst.accept()
+                    except BlockingIOError:
+                        break
+                    got2.append(peer[1])
+                    clients.append(conn)
+                return {"ports": [cbase + i for i in range(6)], "accepted": got, "listener_right_after": right_after,
+                        "listener_1_2_s_later": later, "client_states_1_2_s_later": states,
+                        "accepted_1_2_s_later": got2}
+            step(f"accept-cookies{cookies}", "accept() everything queued; ss at once and 1.2 s later (the waiting "
+                 "clients retransmit their SYNs once a second), then accept() again", drain_accept)
+            for sk in clients:
+                try:
+                    abort(sk)
+                except OSError:
+                    sk.close()
+            lst.close()
+            time.sleep(0.1)
+
+        for cookies, lport, cbase in ((1, 6007, 47000), (0, 6008, 47010)):
+            set_sysctl("tcp_syncookies", cookies)
+            lst = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            lst.bind((OBS_ADDR, lport))
+            lst.listen(2)
+
+            def flood(lport=lport, cbase=cbase, cookies=cookies):
+                sent = []
+                for i in range(6):
+                    t = raw.send(OBS_ADDR, cbase + i, lport, 0x20000000 + i * 1000, 0, "S", win=65535,
+                                 options=tcp_opt_mss(1460))
+                    sent.append(t)
+                    time.sleep(0.05)
+                time.sleep(0.3)
+                synacks = {}
+                for i in range(6):
+                    p = sniff.find(lambda p, c=cbase + i: p["sport"] == lport and p["dport"] == c
+                                   and p["flags"] & 0x12 == 0x12, since=sent[0])
+                    synacks[str(cbase + i)] = len(p)
+                reqs = [ln for ln in ss_lines() if ln.startswith("SYN-RECV") and ln.split()[3].endswith(f":{lport}")]
+                return {"ports": [cbase + i for i in range(6)], "tcp_syncookies": cookies, "backlog": 2,
+                        "synacks_seen_by_sniffer": synacks, "ss_syn_recv": reqs, "listener": ss_listener(lport)}
+            step(f"syn-queue-full-cookies{cookies}", f"tcp_syncookies={cookies}; listen(2) on {lport}; 6 crafted SYNs "
+                 f"(raw socket, MSS 1460) from {cbase}..{cbase + 5}, 50 ms apart, whose handshakes never complete "
+                 "(the source ports have no socket; the RSTs their kernel sends are dropped in INPUT)", flood)
+            lst.close()
+            time.sleep(0.1)
+        set_sysctl("tcp_syncookies", 1)
+
+        def close_unread():
+            cli, conn = connect(46200)
+            cli.sendall(b"u" * 100)
+            time.sleep(0.1)
+            conn.close()
+            time.sleep(0.1)
+            try:
+                r = cli.recv(100)
+                r = "EOF" if r == b"" else "data"
+            except OSError as exc:
+                r = err_name(exc)
+            cli.close()
+            return {"ports": [46200], "client_recv": r}
+        step("close-unread-data", "46200 -> 6010: the client sends 100 bytes, the server close()s without "
+             "reading them", close_unread)
+
+        def close_linger0():
+            cli, conn = connect(46201)
+            time.sleep(0.1)
+            abort(cli)
+            time.sleep(0.1)
+            try:
+                r = conn.recv(100)
+                r = "EOF" if r == b"" else "data"
+            except OSError as exc:
+                r = err_name(exc)
+            conn.close()
+            return {"ports": [46201], "server_recv": r}
+        step("close-linger0", "46201 -> 6010: the client sets SO_LINGER {1, 0} and close()s (nothing unread)",
+             close_linger0)
+
+        pair: dict = {}
+
+        def rcv_nxt_of_server(cport: int) -> int:
+            segs = sniff.find(lambda p: p["sport"] == cport and p["dport"] == OBS_SERVER)
+            last = segs[-1]
+            return (last["seq"] + last["len"] + (1 if last["flags"] & 0x03 else 0)) % SEQ_MOD
+
+        def syn_in_window():
+            cli, conn = connect(46202)
+            cli.sendall(b"s" * 10)
+            recv_exact(conn, 10)
+            time.sleep(0.1)
+            nxt = rcv_nxt_of_server(46202)  # before any crafted segment from this port
+            pair.update(cli=cli, conn=conn, rcv_nxt=nxt)
+            raw.send(OBS_ADDR, 46202, OBS_SERVER, nxt + 1000, 0, "S", win=65535, options=tcp_opt_mss(1460))
+            time.sleep(0.2)
+            return {"ports": [46202], "server_rcv_nxt": nxt, "crafted_seq": (nxt + 1000) % SEQ_MOD,
+                    "server_state_after": ss_state_of(OBS_SERVER).get("127.0.0.1:46202")}
+        step("syn-in-window", "46202 -> 6010, 10 bytes; then a crafted SYN on the same 4-tuple, seq = the "
+             "server's RCV.NXT + 1000 (in the window)", syn_in_window)
+        time.sleep(0.7)  # past tcp_invalid_ratelimit (500 ms) for the next challenge ACK
+
+        def rst_in_window():
+            nxt = pair["rcv_nxt"]  # a SYN or RST does not move RCV.NXT
+            raw.send(OBS_ADDR, 46202, OBS_SERVER, nxt + 1000, 0, "R", win=0)
+            time.sleep(0.2)
+            return {"ports": [46202], "server_rcv_nxt": nxt, "crafted_seq": (nxt + 1000) % SEQ_MOD,
+                    "server_state_after": ss_state_of(OBS_SERVER).get("127.0.0.1:46202")}
+        step("rst-in-window", "the same connection: a crafted RST with seq = RCV.NXT + 1000 (in the window, "
+             "not exact)", rst_in_window)
+        time.sleep(0.7)
+
+        def rst_exact():
+            nxt = pair["rcv_nxt"]  # a SYN or RST does not move RCV.NXT
+            raw.send(OBS_ADDR, 46202, OBS_SERVER, nxt, 0, "R", win=0)
+            time.sleep(0.2)
+            try:
+                r = pair["conn"].recv(100)
+                r = "EOF" if r == b"" else "data"
+            except OSError as exc:
+                r = err_name(exc)
+            return {"ports": [46202], "server_rcv_nxt": nxt, "crafted_seq": nxt, "server_recv": r,
+                    "states_after": {"server": ss_state_of(OBS_SERVER).get("127.0.0.1:46202"),
+                                     "client": ss_state_of(46202).get(f"127.0.0.1:{OBS_SERVER}")}}
+        step("rst-exact", "the same connection: a crafted RST with seq = RCV.NXT exactly (the client socket "
+             "knows nothing of it)", rst_exact)
+        abort(pair["cli"])
+        pair["conn"].close()
+        time.sleep(0.2)
+
+        def tw_expired():
+            seen_before = port_lines(ss_lines(["state", "time-wait"]), 46000)
+            time.sleep(max(0.0, tw_mono + OBS_TW_WAIT - time.monotonic()))
+            return {"ss_time_wait_before": seen_before,
+                    "ss_time_wait_after": port_lines(ss_lines(["state", "time-wait"]), 46000),
+                    "all_sockets_after": [ln for ln in ss_lines() if not ln.startswith("LISTEN")],
+                    "waited_until_s_after_time_wait": OBS_TW_WAIT}
+        step("time-wait-expired", "nothing else happens until 62 s after time-wait-created; the counters "
+             "across that wait", tw_expired)
+        off = mono_to_real_offset()
+        packets, stats = stop_capture(dump)
+    finally:
+        sniff.close()
+        raw.close()
+        main.close()
+        subprocess.run(["iptables", "-w", "-F", "INPUT"], capture_output=True, timeout=10)
+        abort_capture(dump)
+    shutil.rmtree(tmpdir, ignore_errors=True)
+    t0 = packets[0]["ts"]
+    for s in steps:
+        a, b = s.pop("_mono")
+        s["t_start"], s["t_end"] = round(a + off - t0, 6), round(b + off - t0, 6)
+        ports = set(s.get("ports", []))
+        if ports:
+            names = {p: "client" for p in ports}
+            conv = [p for p in packets if a + off - 0.001 <= p["ts"] <= b + off + 0.001
+                    and (p["sport"] in ports or p["dport"] in ports)]
+            s["segments"] = [seg_record(p, t0, names) for p in conv]
+    return {
+        **fact_header(
+            "observe",
+            "What `ss` and `nstat` show at each step of a server's life on 127.0.0.1, so that simulated events "
+            "can be matched with what a reader sees on a real machine. Every step takes an nstat snapshot before "
+            "and after; 'nstat_delta' keeps the Tcp*/TcpExt* counters that moved. Both ends of every connection "
+            "live in this one namespace, so a delta is the sum over both sides.",
+            "unshare -n; ip link set lo up; default sysctls except tcp_syncookies where a step sets it (back to 1 "
+            "afterwards); iptables -A INPUT " + " ".join(rule) + "; iptables -A INPUT " + " ".join(syn_rule) +
+            "; raw IPPROTO_TCP socket for crafted segments; tcpdump -i lo --immediate-mode 'tcp'; ss -tan, "
+            "ss -tanoi, ss -tan state listening|time-wait|syn-recv",
+        ),
+        "sysctl": sysctl,
+        "somaxconn": somaxconn,
+        "nstat_method": method,
+        "steps": steps,
+        "tcpdump": {"command": tcpdump_cmd(dump), "stats": stats},
+        "seq_note": "seq/ack absolute; t in seconds since the first captured packet; every step's segments are "
+                    "those of its client ports between t_start and t_end",
+    }
+
+
 FACTS = {
     "tw-syn": (fact_tw_syn, 120, "a SYN from the same port reaches the server's TIME_WAIT socket"),
     "delack": (fact_delack, 240, "delay of the ACK of a FIN, with and without data; quick ACKs"),
     "tw-reuse": (fact_tw_reuse, 300, "the TIME_WAIT side connects again from the same port (tcp_tw_reuse)"),
     "syncookie": (fact_syncookie, 330, "how long a SYN cookie is accepted, and what the final ACK must carry"),
     "rst-close": (fact_rst_close, 60, "close() with unread data, SO_LINGER 0: RST instead of FIN"),
+    "keepalive": (fact_keepalive, 120, "keepalive probes, a silent or forgetful peer, TCP_USER_TIMEOUT"),
+    "linger": (fact_linger, 60, "SO_LINGER {1, 0} in ESTABLISHED, CLOSE_WAIT, FIN_WAIT_2; no TIME_WAIT"),
+    "observe": (fact_observe, 180, "what ss and nstat show at each step of a server's life"),
 }
 
 
