@@ -269,3 +269,89 @@ def test_data_is_acked_at_once_in_quick_ack_mode_and_when_the_application_reads(
         end = (d.seg.seq + d.seg.len) % 2**32
         first = next(a for a in acks if a.seg.ack == end)
         assert first.t - d.t == 10                      # the one-way delay: the ACK left at once
+
+
+# --------------------------------------------------------------------------- keepalive (keepalive.json)
+
+KEEPALIVE = {c["case"]: c for c in json.loads((DATA / "keepalive.json").read_text())["cases"]}
+
+
+def _keepalive_scenario(case: dict) -> dict:
+    """The kernel's experiment: the client (SO_KEEPALIVE, idle/intvl/cnt from the
+    case) sends 10 bytes, the server answers 20; then the case's twist."""
+    ka = case["keepalive"]
+    server = [{"t": 0, "call": "listen"}, {"on": "data", "call": "send", "bytes": 20}]
+    rules = []
+    if case["case"] == "silent":            # every server segment after the exchange is dropped
+        rules = [{"action": "drop", "src": "server", "flags": "A", "ack": 1011, "nth": "all"}]
+    elif case["case"] == "forgot":          # the server aborts (SO_LINGER 0); its RST is lost
+        server.append({"on": "data", "after": 0.056, "call": "abort"})
+        rules = [{"action": "drop", "src": "server", "flags": "RA"}]
+    elif case["case"] == "close-wait":      # the server half-closes: FIN_WAIT_2, not orphaned
+        server.append({"on": "data", "after": 0.050, "call": "shutdown"})
+    return {"profile": "linux", "delay": 0.00001, "until": 4.6,
+            "overrides": {"keepalive_time": ka["idle_s"], "keepalive_intvl": ka["intvl_s"],
+                          "keepalive_probes": ka["cnt"]},
+            "endpoints": {
+                "client": {"port": case["client_port"], "isn": 1000, "keepalive": True,
+                           "calls": [{"t": 0, "call": "connect", "to": "server"},
+                                     {"on": "connected", "call": "send", "bytes": 10}]},
+                "server": {"port": case["server_port"], "isn": 5000, "calls": server}},
+            "network": {"rules": rules}}
+
+
+def _kernel_rows(case: dict) -> list[tuple]:
+    isn = {s["src"]: s["seq"] for s in case["segments"] if "S" in s["flags"]}
+    other = {"client": "server", "server": "client"}
+    return [(s["t"], s["src"], s["flags"], seq_diff(s["seq"], isn[s["src"]]),
+             None if s["ack"] is None else seq_diff(s["ack"], isn[other[s["src"]]]), s["len"])
+            for s in case["segments"]]
+
+
+@pytest.mark.parametrize("name", ["idle", "silent", "forgot", "close-wait"])
+def test_keepalive_probes_as_the_kernel_sent_them(name):
+    """Probe = <SEQ=SND.UNA-1><ACK=RCV.NXT><CTL=ACK>, no data, one per interval after
+    the idle time; three unanswered end the connection with RST+ACK (seq SND.NXT);
+    a forgotten peer answers with RST; a FIN_WAIT_2 peer answers a CLOSE_WAIT's probes.
+    Segment for segment, each within 0.1 s of the kernel's time (its timers run on
+    4 ms ticks, so each interval there is 1.02 s)."""
+    case = KEEPALIVE[name]
+    trace = run(_keepalive_scenario(case))
+    sim = [(secs(r.t), row["src"], row["flags"], row["seq"], row["ack"], row["len"])
+           for r, row in zip(trace.segments, sim_rows(trace), strict=True)]
+    kernel = [k for k in _kernel_rows(case) if k[0] < 4.5]   # the experiment's own teardown at 4.6 s
+    assert [k[1:] for k in kernel] == [s[1:] for s in sim][:len(kernel)]
+    for k, s in zip(kernel, sim, strict=False):
+        assert abs(k[0] - s[0]) < 0.1, (k, s)
+
+
+def test_keepalive_give_up_tells_the_application_timed_out():
+    """keepalive.json 'silent': recv() returned ETIMEDOUT after the RST at 4.09 s."""
+    case = KEEPALIVE["silent"]
+    assert case["results"]["client recv()"] == "ETIMEDOUT"
+    trace = run(_keepalive_scenario(case))
+    assert "timed out" in trace.notices_of("client")
+    assert trace.final["client"].value == "CLOSED"
+
+
+def test_a_reply_puts_the_server_in_ping_pong_mode_and_its_next_ack_waits():
+    """keepalive.json 'user-timeout': the server answered the client's 10 bytes with
+    20 (within its ato, so tcp_event_data_sent enters ping-pong mode); the client's
+    next 100 bytes were ACKed 41.8 ms late, by the delayed-ACK timer."""
+    case = KEEPALIVE["user-timeout"]
+    rows = _kernel_rows(case)
+    data = next(r for r in rows if r[1] == "client" and r[5] == 100)
+    ack = next(r for r in rows if r[1] == "server" and r[4] == data[3] + 100)
+    kernel_ms = (ack[0] - data[0]) * 1000
+    assert 40 < kernel_ms < 45.6
+    trace = run({"profile": "linux", "delay": 0.00001, "until": 0.5, "endpoints": {
+        "client": {"port": 45014, "isn": 1000, "calls": [
+            {"t": 0, "call": "connect", "to": "server"}, {"on": "connected", "call": "send", "bytes": 10},
+            {"t": round(data[0], 6), "call": "send", "bytes": 100}]},
+        "server": {"port": 5014, "isn": 5000, "calls": [{"t": 0, "call": "listen"},   # one reply, 10 µs after
+                                                        {"t": 0.00004, "call": "send", "bytes": 20}]}}})
+    segs = trace.segments
+    sent = next(r for r in segs if r.seg.src == "client" and r.seg.len == 100)
+    acked = next(r for r in segs if r.seg.src == "server" and r.seg.ack == (sent.seg.seq + 100) % 2**32)
+    sim_ms = (acked.t - sent.t - 10) / 1000
+    assert 40 <= sim_ms <= 45.6, sim_ms

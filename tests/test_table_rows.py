@@ -155,6 +155,17 @@ def stimulate(rule):
                 if conn.recovery.retries == before:
                     return conn, out
         return conn, net.fire(conn)
+    if ev in (E.TIMEOUT_KEEPALIVE, E.TIMEOUT_KEEPALIVE_GIVE_UP):
+        # SO_KEEPALIVE, idle for the whole keepalive time; for the give-up, every probe unanswered
+        conn.keepalive, conn.last_rcv = True, net.now
+        conn.timers.rtx = None
+        if ev is E.TIMEOUT_KEEPALIVE_GIVE_UP:
+            conn.probes_out = net.profile.keepalive_probes
+        conn.timers.arm("keepalive", net.now + conn.host.clock.keepalive_time)
+        out = net.fire(conn)
+        if ev is E.TIMEOUT_KEEPALIVE:        # the probe: <SEQ=SND.UNA-1><ACK=RCV.NXT><CTL=ACK>, no data
+            assert [(s.seq, s.ack, s.len) for s, _ in out] == [(conn.snd_una - 1, conn.rcv_nxt, 0)]
+        return conn, out
     if ev in (E.TIMEOUT_DELACK, E.TIMEOUT_2MSL, E.TIMEOUT_FIN_WAIT_2):
         if ev is E.TIMEOUT_DELACK and st is not S.CLOSE_WAIT:
             # Data that finds the connection in ping-pong mode (after one of our

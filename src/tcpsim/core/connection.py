@@ -42,6 +42,10 @@ E = Event
 RECEIVING = frozenset({S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2})
 #: States in which a retransmitted FIN (one we already acknowledged) is ACKed again.
 PEER_FIN_SEEN = frozenset({S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK, S.TIME_WAIT})
+#: States in which an idle connection sends keepalive probes (Linux tcp_keepalive_timer:
+#: not CLOSED, SYN_SENT or LISTEN; TIME_WAIT is a mini-socket without it; FIN_WAIT_1,
+#: CLOSING and LAST_ACK have their FIN in flight, which is "alive without keepalive").
+KEEPALIVE_STATES = frozenset({S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_2})
 #: Linux tcp_timewait_state_process: the new incarnation's ISN is tw_snd_nxt + 65535 + 2.
 TW_ISN_STEP = 65537
 
@@ -55,7 +59,8 @@ class Connection(Tcb):
     __slots__ = ("lport", "rhost", "rport", "iss", "irs", "snd_una", "snd_nxt", "rcv_nxt",
                  "listener", "orphaned", "fin_seq", "peer_fin", "unsent", "recovery", "timers",
                  "last_oow", "ack_due", "two_way", "ts_recent", "accepted", "close_pending",
-                 "ato", "quick", "pingpong", "lrcvtime", "rcv_mss", "rcv_wup", "ack_sched", "pushed")
+                 "ato", "quick", "pingpong", "lrcvtime", "rcv_mss", "rcv_wup", "ack_sched", "pushed",
+                 "keepalive", "last_rcv", "probes_out")
 
     def __init__(self, host: Host, name: str, lport: int, rhost: str, rport: int, iss: int,
                  state: State = S.CLOSED, listener: Listener | None = None, two_way: bool = False):
@@ -88,6 +93,10 @@ class Connection(Tcb):
         self.rcv_wup = 0           # RCV.NXT when we last sent an ACK
         self.ack_sched = False     # an ACK is owed; __tcp_ack_snd_check decides when
         self.pushed = 0            # small segments since the last ACK (ICSK_ACK_PUSHED, PUSHED2)
+        # SO_KEEPALIVE (a listener's children inherit it, as sk_clone does):
+        self.keepalive = host.keepalive
+        self.last_rcv = 0          # when the peer last sent something acceptable (tcp_ack: rcv_tstamp)
+        self.probes_out = 0        # keepalive probes not answered
 
     def __repr__(self) -> str:
         return f"<Connection {self.name} {self.state.value}>"
@@ -212,6 +221,9 @@ class Connection(Tcb):
                 self._reset_reply(seg, self.lport)
             case Send.RST_ABORT:
                 self._emit_rst(self.snd_nxt, now)
+            case Send.KEEPALIVE:
+                self._emit("A", seq_add(self.snd_una, -1), now)
+                self.probes_out += 1
             case Send.RETRANSMIT:
                 self._retransmit(now)
             case Send.DATA:
@@ -351,6 +363,9 @@ class Connection(Tcb):
         if old is S.SYN_RECEIVED and self.listener is not None:
             self.listener._forget(self)           # out of the SYN queue, whatever comes next
         if st is S.ESTABLISHED:
+            self.last_rcv = now
+            if self.keepalive:
+                self.timers.arm("keepalive", now + self.host.clock.keepalive_time)
             self.host.tell(now, self, NoticeKind.CONNECTED)
             if self.listener is not None:
                 self.listener._established(self, now)
@@ -367,7 +382,7 @@ class Connection(Tcb):
             self.host._forget(self)
         elif st is S.TIME_WAIT:
             self.recovery.queue.clear()
-            self.timers.stop("rtx", "delack", "fin_wait_2")
+            self.timers.stop("rtx", "delack", "fin_wait_2", "keepalive")
             self.timers.arm("time_wait", now + self.host.clock.time_wait)
         elif st is S.FIN_WAIT_2:
             if self.orphaned and self.host.clock.fin_timeout is not None:
@@ -390,7 +405,30 @@ class Connection(Tcb):
             self._fire(E.TIMEOUT_FIN_WAIT_2, now)
         if timers.expired("time_wait", now):
             self._fire(E.TIMEOUT_2MSL, now)
+        if timers.expired("keepalive", now):
+            self._keepalive_timeout(now)
         timers.moved()
+
+    def _keepalive_timeout(self, now: int) -> None:
+        """Linux tcp_keepalive_timer: probe an idle connection that has nothing in
+        flight; give up after keepalive_probes unanswered probes."""
+        c = self.host.clock
+        if self.state not in KEEPALIVE_STATES:
+            if self.state in (S.FIN_WAIT_1, S.CLOSING, S.LAST_ACK):
+                self.timers.arm("keepalive", now + c.keepalive_time)      # our FIN is in flight
+            return
+        if self.recovery.queue or self.unsent:                          # "alive without keepalive"
+            self.timers.arm("keepalive", now + c.keepalive_time)
+            return
+        idle = now - self.last_rcv
+        if idle < c.keepalive_time:
+            self.timers.arm("keepalive", self.last_rcv + c.keepalive_time)
+        elif self.probes_out >= self.host.profile.keepalive_probes:
+            self._fire(E.TIMEOUT_KEEPALIVE_GIVE_UP, now)
+            self.host.tell(now, self, NoticeKind.TIMED_OUT)
+        else:
+            self._fire(E.TIMEOUT_KEEPALIVE, now)
+            self.timers.arm("keepalive", now + c.keepalive_intvl)
 
     def _retransmission_timeout(self, now: int) -> None:
         rec = self.recovery
@@ -539,6 +577,7 @@ class Connection(Tcb):
             return
         if not self._fifth_check(seg, now):
             return
+        self.last_rcv, self.probes_out = now, 0          # tcp_ack: the peer is alive
         self._text_and_fin(seg, seq, now)
 
     def _new_incarnation(self, seg: Segment) -> bool:

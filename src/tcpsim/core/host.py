@@ -46,6 +46,8 @@ class Host:
         self.isn = isn if isn is not None else zlib.crc32(name.encode())
         self.isn_step = isn_step
         self.count = 0
+        #: SO_KEEPALIVE on every socket of this endpoint's application
+        self.keepalive = False
 
     # ----------------------------------------------------------------- outputs
     def emit(self, record: Output) -> None:

@@ -99,6 +99,7 @@ class Simulation:
         self.until = None if scenario.until is None else us(scenario.until)
         for ep in scenario.endpoints.values():
             host = Host(ep.name, scenario.profile, isn=ep.isn, isn_step=ep.isn_step)
+            host.keepalive = ep.keepalive
             self.hosts[ep.name] = host
             self.connections[ep.name] = []
             self.apps[ep.name] = ep

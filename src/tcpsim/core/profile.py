@@ -61,6 +61,14 @@ class Profile:
     #: ACKs go at once, "quick-ACK mode" (tcp_incr_quickack; recorded on
     #: 6.18: exactly 16 segments ACKed at once, the 17th delayed).
     quickacks: int = 16
+    #: SO_KEEPALIVE (off unless an endpoint asks, "keepalive": true): after
+    #: this long without a segment from the peer, probe every
+    #: `keepalive_intvl`; after `keepalive_probes` unanswered probes, reset and
+    #: tell the application "timed out" (net.ipv4.tcp_keepalive_time, _intvl,
+    #: _probes; RFC 9293 §3.8.4: off by default, idle MUST be >= 2 hours by default).
+    keepalive_time: float = 7200.0
+    keepalive_intvl: float = 75.0
+    keepalive_probes: int = 9
     #: Out-of-window ACKs (dup SYN in SYN_RECEIVED, ...) at most once per this
     #: many seconds: net.ipv4.tcp_invalid_ratelimit (500 ms).
     invalid_ratelimit: float = 0.5
@@ -130,6 +138,9 @@ LINUX_NAME: dict[str, str] = {
     "ato_min": "TCP_ATO_MIN (HZ/25)",
     "delack_max": "TCP_DELACK_MAX (HZ/5)",
     "quickacks": "TCP_MAX_QUICKACKS",
+    "keepalive_time": "net.ipv4.tcp_keepalive_time (TCP_KEEPIDLE)",
+    "keepalive_intvl": "net.ipv4.tcp_keepalive_intvl (TCP_KEEPINTVL)",
+    "keepalive_probes": "net.ipv4.tcp_keepalive_probes (TCP_KEEPCNT)",
     "invalid_ratelimit": "net.ipv4.tcp_invalid_ratelimit",
     "rfc5961": "tcp_validate_incoming(), tcp_send_challenge_ack() (Linux 3.6 and later)",
     "rfc1337": "net.ipv4.tcp_rfc1337",
@@ -161,12 +172,13 @@ PROFILES: dict[str, Profile] = {
 
 _FIELDS = {f.name: f for f in fields(Profile)}
 #: Constants a run cannot work with at zero (a zero RTO or MSS never advances).
-POSITIVE = frozenset({"rto_initial", "rto_min", "rto_max", "mss", "window"})
+POSITIVE = frozenset({"rto_initial", "rto_min", "rto_max", "mss", "window", "keepalive_time", "keepalive_intvl"})
 #: The largest value an override may give (so every run stays finite): times in
 #: seconds; retry counts as Linux bounds them (MAX_TCP_SYNCNT is 127, the others
 #: are 8-bit sysctls); the MSS and window of a 16-bit (scaled) field.
 MAXIMUM: dict[str, float] = {"syn_retries": 127, "synack_retries": 255, "retries2": 255, "orphan_retries": 255,
-                             "syn_linear_timeouts": 255, "syncookies": 2, "quickacks": 255, "somaxconn": 2**31 - 1,
+                             "syn_linear_timeouts": 255, "syncookies": 2, "quickacks": 255, "keepalive_probes": 127,
+                             "somaxconn": 2**31 - 1,
                              "mss": 65535, "window": 2**30}
 MAX_SECONDS = 1_000_000.0
 
@@ -237,7 +249,7 @@ class Clock:
     """A profile's times converted once to integer microseconds."""
 
     __slots__ = ("rto_initial", "rto_min", "rto_max", "time_wait", "fin_timeout", "delayed_ack",
-                 "ato_min", "delack_max", "ratelimit", "rto_fallback")
+                 "ato_min", "delack_max", "keepalive_time", "keepalive_intvl", "ratelimit", "rto_fallback")
 
     def __init__(self, p: Profile):
         self.rto_initial = us(p.rto_initial)
@@ -248,5 +260,7 @@ class Clock:
         self.delayed_ack = us(p.delayed_ack)
         self.ato_min = us(p.ato_min)
         self.delack_max = us(p.delack_max)
+        self.keepalive_time = us(p.keepalive_time)
+        self.keepalive_intvl = us(p.keepalive_intvl)
         self.ratelimit = us(p.invalid_ratelimit)
         self.rto_fallback = 3 * US  # RFC 6298 §5.7; Linux TCP_TIMEOUT_FALLBACK

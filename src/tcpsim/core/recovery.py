@@ -28,7 +28,7 @@ from typing import Literal
 from .profile import Clock
 from .segment import seq_add, seq_le
 
-TimerName = Literal["rtx", "delack", "time_wait", "fin_wait_2"]
+TimerName = Literal["rtx", "delack", "time_wait", "fin_wait_2", "keepalive"]
 
 
 @dataclass(slots=True)
@@ -58,15 +58,17 @@ class Timers:
     """A connection's deadlines (integer µs, None when stopped).
 
     rtx: retransmission; delack: the delayed ACK; time_wait: 2MSL;
-    fin_wait_2: Linux's tcp_fin_timeout for an orphaned FIN_WAIT_2."""
+    fin_wait_2: Linux's tcp_fin_timeout for an orphaned FIN_WAIT_2;
+    keepalive: SO_KEEPALIVE's idle and probe timer."""
 
-    __slots__ = ("rtx", "delack", "time_wait", "fin_wait_2", "_moved")
+    __slots__ = ("rtx", "delack", "time_wait", "fin_wait_2", "keepalive", "_moved")
 
     def __init__(self, moved: Callable[[], None]):
         self.rtx: int | None = None
         self.delack: int | None = None
         self.time_wait: int | None = None
         self.fin_wait_2: int | None = None
+        self.keepalive: int | None = None
         self._moved = moved
 
     def arm(self, name: TimerName, at: int) -> None:
@@ -79,7 +81,7 @@ class Timers:
         self._moved()
 
     def stop_all(self) -> None:
-        self.stop("rtx", "delack", "time_wait", "fin_wait_2")
+        self.stop("rtx", "delack", "time_wait", "fin_wait_2", "keepalive")
 
     def expired(self, name: TimerName, now: int) -> bool:
         """Whether `name` is due at `now`; if so it is stopped (the caller fires it)."""
@@ -91,7 +93,7 @@ class Timers:
 
     def next(self) -> int | None:
         """The earliest deadline, or None."""
-        due = [t for t in (self.rtx, self.delack, self.time_wait, self.fin_wait_2) if t is not None]
+        due = [t for t in (self.rtx, self.delack, self.time_wait, self.fin_wait_2, self.keepalive) if t is not None]
         return min(due) if due else None
 
     def moved(self) -> None:

@@ -81,6 +81,8 @@ class Endpoint:
     calls: tuple[Call, ...]
     reactions: dict[str, list[Call]]
     isn_step: int = 64000
+    #: SO_KEEPALIVE on the application's sockets
+    keepalive: bool = False
 
 
 @dataclass(frozen=True)
@@ -231,11 +233,12 @@ def _call(c: Any, where: str, names: list[str]) -> Call:
 
 def _endpoint(name: str, e: Any, where: str, names: list[str]) -> Endpoint:
     e = _obj(e, where)
-    _keys(e, ("port", "isn", "isn_step", "backlog", "accept", "calls"), where)
+    _keys(e, ("port", "isn", "isn_step", "backlog", "accept", "keepalive", "calls"), where)
     port = _int(e.get("port", 80), f"{where}.port", *PORT)
     isn = _int(e["isn"], f"{where}.isn", 0, MOD - 1) if "isn" in e else None
     backlog = _int(e.get("backlog", 128), f"{where}.backlog", 0)
     accept = _bool(e.get("accept", True), f"{where}.accept")
+    keepalive = _bool(e.get("keepalive", False), f"{where}.keepalive")
     calls_raw = _list(e, "calls", f"{where}.calls", "calls")
     calls: list[Call] = []
     reactions: dict[str, list[Call]] = {}
@@ -246,7 +249,7 @@ def _endpoint(name: str, e: Any, where: str, names: list[str]) -> Endpoint:
         else:
             reactions.setdefault(call.on, []).append(call)
     step = _int(e.get("isn_step", 64000), f"{where}.isn_step", 0, MOD - 1)
-    return Endpoint(name, port, isn, backlog, accept, tuple(calls), reactions, step)
+    return Endpoint(name, port, isn, backlog, accept, tuple(calls), reactions, step, keepalive)
 
 
 def _rule(r: Any, where: str, names: list[str]) -> dict[str, Any]:

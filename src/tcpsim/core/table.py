@@ -79,6 +79,8 @@ class Event(Enum):
     TIMEOUT_DELACK = "delayed-ACK timeout"
     TIMEOUT_2MSL = "2MSL timeout"
     TIMEOUT_FIN_WAIT_2 = "FIN_WAIT_2 timeout"
+    TIMEOUT_KEEPALIVE = "keepalive timeout"
+    TIMEOUT_KEEPALIVE_GIVE_UP = "keepalive probes unanswered"
     # what-ifs: not TCP, or TCP as it was before RFC 5961
     RCV_SYN_TWO_WAY = "rcv SYN (two-way what-if)"
     RCV_RST_IN_WINDOW_793 = "rcv RST in window (RFC 793)"
@@ -138,6 +140,9 @@ class Send(Enum):
     RST = "RST"
     #: the RST of an abort: <SEQ=SND.NXT><CTL=RST> (RFC 9293 §3.10.5)
     RST_ABORT = "RST (abort)"
+    #: a keepalive probe: <SEQ=SND.UNA-1><ACK=RCV.NXT><CTL=ACK>, no data
+    #: (RFC 9293 §3.8.4; Linux tcp_write_wakeup -> tcp_xmit_probe_skb)
+    KEEPALIVE = "keepalive probe"
     #: queued data goes out as soon as the state allows
     DATA = "data"
     #: go back N: resend everything unacknowledged
@@ -152,7 +157,7 @@ class Send(Enum):
 _SEND_TEXT = {
     Send.SYN_ACK_AGAIN: "SYN,ACK", Send.SYN_ACK_FOR_SYN: "SYN,ACK", Send.SYN_ACK_COOKIE: "SYN,ACK",
     Send.ACK_NOW: "ACK", Send.DUP_ACK: "ACK", Send.DELAYED_ACK: "ACK", Send.ACK_RESTART_2MSL: "ACK",
-    Send.RST_ABORT: "RST",
+    Send.RST_ABORT: "RST", Send.KEEPALIVE: "ACK",
 }
 
 #: The profiles a table is built for (tcpsim.core.profile.PROFILES has one of each).
@@ -375,6 +380,13 @@ _row(S.TIME_WAIT, E.RCV_SYN_NEW_INCARNATION, S.CLOSED, X.NOTHING, "Linux tcp_tim
 _row(S.TIME_WAIT, E.TIMEOUT_2MSL, S.CLOSED, X.NOTHING, R + "§3.10.8", "2MSL over: delete the TCB", figure=True)
 _row(S.FIN_WAIT_2, E.TIMEOUT_FIN_WAIT_2, S.CLOSED, X.NOTHING, "Linux tcp_fin_timeout (not in the RFC)",
      "orphaned FIN_WAIT_2 times out")
+# SO_KEEPALIVE (RFC 9293 §3.8.4, Linux tcp_keepalive_timer): an idle connection with
+# nothing in flight probes its peer; unanswered probes end it with an RST.
+for _s in (S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_2):
+    _row(_s, E.TIMEOUT_KEEPALIVE, _s, X.KEEPALIVE, R + "§3.8.4; Linux tcp_keepalive_timer",
+         "idle too long: probe the peer")
+    _row(_s, E.TIMEOUT_KEEPALIVE_GIVE_UP, S.CLOSED, X.RST_ABORT, "Linux tcp_keepalive_timer (tcp_send_active_reset)",
+         "keepalive probes unanswered: reset, the application gets ETIMEDOUT")
 
 RULES: tuple[Rule, ...] = tuple(_ROWS)
 
