@@ -365,3 +365,50 @@ def test_every_profile_constant_names_its_linux_counterpart():
     from tcpsim.core.profile import LINUX_NAME, Profile
     assert set(LINUX_NAME) == {f.name for f in fields(Profile)}
     assert all(LINUX_NAME.values())
+
+
+def test_a_listener_is_named_apart_from_its_children():
+    """Format 2: the listener "server:80" goes CLOSED -> LISTEN and stays; its child
+    "server" starts from LISTEN (RFC 9293 §3.10.7.2: "the TCB in LISTEN moves to
+    SYN-RECEIVED"; the listening socket itself keeps listening)."""
+    tr = run("connect-close")
+    d = tr.to_dict()
+    assert d["format"] == 2
+    assert [(c["from"], c["to"]) for c in d["states"]["server:80"]] == [("CLOSED", "LISTEN")]
+    assert d["states"]["server"][0]["from"] == "LISTEN"
+    assert d["listener_of"] == {"server": "server:80"}
+    assert d["final"] == {"client": "CLOSED", "server": "CLOSED", "server:80": "LISTEN"}
+    assert tr.endpoints() == ["client", "server"] and tr.listeners() == ["server:80"]
+    assert [s.value for s in tr.states("server")][:3] == ["CLOSED", "LISTEN", "SYN_RECEIVED"]
+
+
+def test_two_listeners_of_one_host_are_two_names():
+    sc = {"endpoints": {
+        "c": {"port": 40000, "calls": [{"t": 0, "call": "connect", "to": "s"},
+                                       {"t": 0.5, "call": "connect", "to": "s", "port": 21, "sport": 40001}]},
+        "s": {"port": 80, "calls": [{"t": 0, "call": "listen"}, {"t": 0, "call": "listen", "port": 21}]}}}
+    tr = run(sc)
+    assert tr.listeners() == ["s:80", "s:21"]
+    assert tr.listener_of == {"s": "s:80", "s#2": "s:21"}
+    assert tr.final["s:80"].value == tr.final["s:21"].value == "LISTEN"
+
+
+@pytest.mark.parametrize("fmt", [1, 2])
+def test_both_scenario_formats_read_the_same(fmt):
+    sc = builtin("connect-close")
+    sc["format"] = fmt
+    assert run(sc).to_json() == run(builtin("connect-close")).to_json()
+
+
+@pytest.mark.parametrize("bad", [3, 0, "2", True, None])
+def test_an_unknown_scenario_format_is_a_clear_error(bad):
+    sc = builtin("connect-close")
+    sc["format"] = bad
+    with pytest.raises(ScenarioError, match=r"^format: must be one of 1, 2"):
+        load(sc)
+
+
+@pytest.mark.parametrize("name", ["a:b", "a#1"])
+def test_an_endpoint_name_may_not_look_like_a_tcb_name(name):
+    with pytest.raises(ScenarioError, match="bad endpoint name"):
+        load({"endpoints": {name: {}}})

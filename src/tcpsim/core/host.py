@@ -10,7 +10,8 @@ host: a segment, a timer, a user call.
 
 Naming: a host's first connection has the host's name, later ones
 ``name#2``, ``name#3``, ... (a listener's children, a client's next
-incarnation).  ISNs are fixed by the scenario: the first connection gets
+incarnation); a listener is ``name:port`` (trace format 2; in format 1 it
+shared the name of its first child).  ISNs are fixed by the scenario: the first connection gets
 `isn`, later ones `isn + k * isn_step` (a stand-in for RFC 6528's clock).
 """
 
@@ -81,7 +82,7 @@ class Host:
         """listen() on `port`; `two_way` is the two-way-handshake what-if (not TCP)."""
         if port in self.listeners:
             raise IllegalCall("listen", "LISTEN", self.name, text("why.port_listening", port=port))
-        lst = Listener(self, self.name, port, backlog, auto_accept, two_way)
+        lst = Listener(self, f"{self.name}:{port}", port, backlog, auto_accept, two_way)
         lst.listen(now)
         self.listeners[port] = lst
         return lst

@@ -156,7 +156,7 @@ class Simulation:
             for conn in self.connections[host.name]:
                 tr.final[conn.name] = conn.state
             for lst in host.listeners.values():
-                tr.final.setdefault(lst.name, lst.state)
+                tr.final[lst.name] = lst.state
             tr.isn[host.name] = host.isn
         return tr
 
@@ -188,6 +188,8 @@ class Simulation:
                     reactions.append((ev.tcb, ev.kind, ev.t))
             else:
                 assert isinstance(ev, Opened)
+                if ev.conn.listener is not None:
+                    tr.listener_of[ev.conn.name] = ev.conn.listener.name
                 self.connections[host.name].append(ev.conn)
                 self.latest[host.name] = ev.conn
         for tcb, kind, t in reactions:

@@ -2,7 +2,8 @@
 
 A scenario is a dict (or a JSON/YAML file) like this::
 
-    {"name": "connect-close",
+    {"format": 2,                         # optional; 1 (the default) reads the same
+     "name": "connect-close",
      "description": "A client connects, then closes; the server closes at end of data.",
      "profile": "linux",                  # or "rfc9293"
      "overrides": {"msl": 5},             # any profile constant
@@ -49,6 +50,11 @@ from .profile import Profile, make_profile
 from .segment import MOD, canonical_flags
 from .units import us
 
+#: Scenario format versions this tcpsim reads.  Version 2 (with the trace's
+#: format 2) names a listener "host:port" apart from its children; a version-1
+#: scenario (no "format" key) reads the same, since no key changed meaning.
+FORMAT = 2
+FORMATS = (1, 2)
 CALLS = ("listen", "connect", "send", "close", "shutdown", "abort", "accept")
 TRIGGERS = ("connected", "accepted", "eof", "data", "reset", "refused", "timed out")
 RULE_ACTIONS = ("drop", "delay", "duplicate")
@@ -317,12 +323,16 @@ def load(source: Scenario | dict[str, Any] | str | Path) -> Scenario:
             raise ScenarioError(str(source), f"must hold a scenario (an object), got {type(data).__name__}")
         source = data
     d = _obj(source, "scenario")
-    _keys(d, ("name", "description", "profile", "overrides", "whatif", "delay", "until",
+    _keys(d, ("format", "name", "description", "profile", "overrides", "whatif", "delay", "until",
               "endpoints", "network"), "")
     name = _str(d.get("name", "scenario"), "name")
     description = d.get("description", "")
     if not isinstance(description, str):
         raise ScenarioError("description", "must be a string")
+    fmt = d.get("format", FORMAT)
+    if isinstance(fmt, bool) or fmt not in FORMATS:
+        raise ScenarioError("format", f"must be one of {', '.join(map(str, FORMATS))} (this tcpsim reads scenario "
+                                      f"formats 1 and 2), got {d.get('format')!r}")
     whatif = dict(_obj(d.get("whatif", {}), "whatif"))
     profile = _profile(d, whatif)
     eps = _obj(d.get("endpoints"), "endpoints") if "endpoints" in d else None
@@ -330,8 +340,8 @@ def load(source: Scenario | dict[str, Any] | str | Path) -> Scenario:
         raise ScenarioError("endpoints", "missing or empty: name at least one endpoint")
     names = list(eps)
     for n in names:
-        if not isinstance(n, str) or not n or "#" in n:
-            raise ScenarioError("endpoints", f"bad endpoint name {n!r} (a non-empty string without '#')")
+        if not isinstance(n, str) or not n or "#" in n or ":" in n:
+            raise ScenarioError("endpoints", f"bad endpoint name {n!r} (a non-empty string without '#' or ':')")
     if len(names) > MAX_ITEMS:
         raise ScenarioError("endpoints", f"at most {MAX_ITEMS} endpoints, got {len(names)}")
     endpoints = {n: _endpoint(n, e, f"endpoints.{n}", names) for n, e in eps.items()}

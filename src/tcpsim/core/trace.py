@@ -3,14 +3,22 @@
 Times are kept as integer microseconds and shown as seconds.  The JSON form
 is the project's exchange format (documented in the README):
 
-    {"scenario": name,
+    {"format": 2, "scenario": name,
      "segments": [{"t", "src", "dst", "flags", "seq", "ack", "len", "dropped",
                    "sport", "dport", "arrive", "rtx", "note", "i"}, ...],
      "states":   {name: [{"t", "from", "to", "cause", "rule"}, ...]},
      "notices":  [{"t", "endpoint", "what", "detail"}, ...],
      "loops":    [{"t", "endpoint", "state", "cause"}, ...],
+     "listener_of": {child name: listener name},
      "final":    {name: state}, "end": seconds}
+
+Names (format 2): a host's connections are "server", "server#2", ...; a
+listener is "server:80" and stays in LISTEN; the connections it creates
+start from LISTEN (the RFC's view: "the TCB in LISTEN moves to
+SYN-RECEIVED"), and `listener_of` says whose child each one is.  In format 1
+the listener had its first child's name.
 """
+
 
 from __future__ import annotations
 
@@ -27,6 +35,9 @@ from .units import fmt_t, secs, us
 
 if TYPE_CHECKING:  # pragma: no cover
     from .scenario import Scenario
+
+#: The version of the JSON trace (and of the scenario format, tcpsim.core.scenario).
+FORMAT = 2
 
 
 class SegmentRecord:
@@ -119,6 +130,8 @@ class Trace:
         self.changes: list[StateChange] = []
         self.loops: list[LoopRecord] = []       # rows that kept the state
         self.notices: list[NoticeRecord] = []
+        #: child connection -> the listener that created it
+        self.listener_of: dict[str, str] = {}
         self._ticks = 0
         self.final: dict[str, State] = {}
         self._base_cache: list[tuple[int | None, int | None]] = []
@@ -132,20 +145,45 @@ class Trace:
 
     # -------------------------------------------------------------- queries
     def states(self, endpoint: str) -> list[State]:
-        """The states `endpoint` passed through, in order, starting with its first."""
+        """The states `endpoint` passed through, in order, starting with its first
+        (a listener's child from CLOSED, through its listener's LISTEN: `lineage`)."""
         path: list[State] = []
-        for c in self.changes:
-            if c.endpoint == endpoint:
-                if not path:
-                    path.append(c.old)
-                path.append(c.new)
+        for c in self.lineage(endpoint):
+            if not path:
+                path.append(c.old)
+            path.append(c.new)
         return path
 
     def endpoints(self) -> list[str]:
+        """The connections whose state changed, in order of their first change
+        (listeners are not among them: see `listeners()`)."""
+        seen: dict[str, None] = {}
+        listeners = self.listeners()
+        for c in self.changes:
+            if c.endpoint not in listeners:
+                seen.setdefault(c.endpoint, None)
+        return list(seen)
+
+    def listeners(self) -> list[str]:
+        """The listeners of the run ("server:80"), in order of their listen()."""
         seen: dict[str, None] = {}
         for c in self.changes:
-            seen.setdefault(c.endpoint, None)
+            if c.old is State.CLOSED and c.new is State.LISTEN:
+                seen.setdefault(c.endpoint, None)
+        for name in self.listener_of.values():
+            seen.setdefault(name, None)
         return list(seen)
+
+    def lineage(self, endpoint: str) -> list[StateChange]:
+        """`endpoint`'s state changes as RFC 9293 Figure 5 draws one TCB: for a
+        listener's child, the listener's changes up to the child's birth
+        (CLOSED -> LISTEN), then the child's own."""
+        mine = [c for c in self.changes if c.endpoint == endpoint]
+        parent = self.listener_of.get(endpoint)
+        if parent is None or not mine:
+            return mine
+        born = mine[0].order
+        return [c for c in self.changes if c.endpoint == parent and c.order < born] + mine
 
     @property
     def loop_order(self) -> list[int]:
@@ -192,11 +230,13 @@ class Trace:
         for c in self.changes:
             states.setdefault(c.endpoint, []).append(c.to_dict())
         return {
+            "format": FORMAT,
             "scenario": getattr(self.scenario, "name", None),
             "segments": [r.to_dict() for r in self.segments],
             "states": states,
             "notices": [n.to_dict() for n in self.notices],
             "loops": [x.to_dict() for x in self.loops],
+            "listener_of": dict(self.listener_of),
             "final": {k: v.value for k, v in self.final.items()},
             "end": secs(self.end),
         }

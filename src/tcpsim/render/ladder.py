@@ -125,7 +125,14 @@ def segment_label(trace: Trace, rec: SegmentRecord, relative: bool = False) -> s
 
 
 def host_of(endpoint: str) -> str:
-    return endpoint.split("#", 1)[0]
+    """The host (timeline) of a TCB: "server" for "server", "server#2" and the listener "server:80"."""
+    return endpoint.split("#", 1)[0].split(":", 1)[0]
+
+
+def _own_name(endpoint: str, host: str) -> bool:
+    """Whether a label on `host`'s timeline needs no TCB name: the host's first
+    connection, or a listener (the timeline shows the RFC's single TCB)."""
+    return endpoint == host or endpoint.startswith(host + ":")
 
 
 def describe(trace: Trace, relative: bool = False, states: bool = True) -> list[str]:
@@ -456,7 +463,7 @@ def _state_labels(lay: Layout, sheet: _Sheet) -> None:
             continue
         done.add(h)
         sd = lay.side(h)
-        txt = st.value if ep == h else t("state.of", endpoint=ep, state=st.value)
+        txt = st.value if _own_name(ep, h) else t("state.of", endpoint=ep, state=st.value)
         sheet.front.append(f'<text x="{num(lay.x[h] + sd * 12)}" y="{num(TOP - 22 + 12)}" '
                            f'text-anchor="{"end" if sd < 0 else "start"}" fill="{GREY}">{esc(txt)}</text>')
     for k, c in enumerate(lay.trace.changes):
@@ -470,7 +477,7 @@ def _state_change(lay: Layout, sheet: _Sheet, c: StateChange) -> None:
     sd = lay.side(h)
     x = lay.x[h] + sd * 12
     yy = lay.y(c.t) + 4 + n * LINE_H
-    txt = c.new.value if c.endpoint == h else t("state.of", endpoint=c.endpoint, state=c.new.value)
+    txt = c.new.value if _own_name(c.endpoint, h) else t("state.of", endpoint=c.endpoint, state=c.new.value)
     tip = t("state.tip", endpoint=c.endpoint, old=c.old.value, new=c.new.value, cause=c.cause, t=fmt_s(c.t))
     sheet.front.append(f'<text x="{num(x)}" y="{num(yy)}" text-anchor="{"end" if sd < 0 else "start"}" '
                        f'font-weight="bold"><title>{esc(tip)}</title>{esc(txt)}</text>')

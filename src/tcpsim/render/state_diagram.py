@@ -135,9 +135,10 @@ def _order_until(trace: Trace, step: int | None) -> int | None:
 
 def describe_path(trace: Trace, endpoint: str, step: int | None = None) -> str:
     """One line: "client: CLOSED → SYN_SENT (connect) → ESTABLISHED (rcv SYN,ACK) → ..."."""
-    changes = [c for c in _changes_until(trace, step) if c.endpoint == endpoint]
+    upto = {id(c) for c in _changes_until(trace, step)}
+    changes = [c for c in trace.lineage(endpoint) if id(c) in upto]
     if not changes:
-        first = [c for c in trace.changes if c.endpoint == endpoint]
+        first = trace.lineage(endpoint)
         return t("path", endpoint=endpoint, path=first[0].old.value if first else t("unknown"))
     parts = [changes[0].old.value]
     for c in changes:
@@ -332,8 +333,9 @@ def paint_run(trace: Trace, endpoints: Iterable[str] | None, step: int | None,
 def _paint_path(trace: Trace, k: int, ep: str, changes: list[StateChange], run: Painted,
                 edges: dict[tuple[str, str], Edge], nodes: dict[str, State]) -> None:
     """Endpoint number `k`'s state changes, numbered 1, 2, ... along their edges."""
-    mine = [c for c in changes if c.endpoint == ep]
-    everything = [c for c in trace.changes if c.endpoint == ep]
+    upto = {id(c) for c in changes}
+    everything = trace.lineage(ep)              # a listener's child starts at CLOSED -> LISTEN
+    mine = [c for c in everything if id(c) in upto]
     if not everything:
         raise ValueError(f"no endpoint {ep!r} in the trace; it has {trace.endpoints()}")
     run.path[ep] = mine

@@ -1,0 +1,924 @@
+"""The Linux column of the conformance matrix: tests/data/linux/conformance.json.
+
+tools/linux_matrix.py ran every cell of the matrix of test_conformance.py
+against a real kernel socket (a raw-socket peer crafts every segment) and
+recorded what the kernel sent in reply, the state it went to and what its
+application was told.  These tests check the file (its header, that every
+cell is one the matrix has, that every reply parses) and then run the
+simulator's `linux` profile on each recorded cell, exactly as
+test_conformance runs it, and compare: the replies (flags, seq, ack and
+data length, relative to the connection's ISS and the peer's ISN as in the
+file), the next state and the notice.
+
+Where the simulator does something else than the kernel, the cell is listed
+in DIFFERENCES under its cause and marked xfail(strict=True), so that it
+flips once the simulator is changed.  `python tests/test_linux_matrix.py`
+prints the counts, the differences by cause, and where the kernel differs
+from the RFC 9293 oracle (by state and kind).  No root and no network.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pytest
+
+if __name__ == "__main__":                      # run as a script: make test_conformance importable
+    sys.path.insert(0, str(Path(__file__).parent))
+
+import test_conformance as tc  # noqa: E402
+from conformance import rfc9293 as rfc  # noqa: E402
+from helpers import Net, S, reach  # noqa: E402
+from tcpsim.core.host import Host  # noqa: E402
+from tcpsim.core.units import us  # noqa: E402
+
+DATA = Path(__file__).parent / "data" / "linux" / "conformance.json"
+FACT = json.loads(DATA.read_text())
+MATRIX = {c.id: c for c in tc.CELLS}
+MOD = 1 << 32
+LETTER = {"S": "SYN", "F": "FIN", "R": "RST", "P": "PSH", "A": "ACK"}
+HEADER = ("fact", "description", "how", "kernel", "machine", "recorded", "tool", "hz", "sysctl")
+
+
+# --------------------------------------------------------------------------- the two sides, in one form
+
+def _ctl(flags: str, length: int) -> str:
+    return ",".join(LETTER[c] for c in flags) + (f" +{length} bytes" if length else "")
+
+
+def kernel_seen(rec: dict) -> tc.Seen:
+    """The kernel's cell as a Seen, numbers relative as in the file."""
+    reps = tuple(rfc.Reply(_ctl(r["flags"], r["len"]), r["seq"], r["ack"]) for r in rec["replies"])
+    return tc.Seen(reps, rec["state"], rec["told"])
+
+
+def _rel(x: int, base: int) -> int:
+    return (x - base + (1 << 31)) % MOD - (1 << 31)
+
+
+def _setup(cell: tc.Cell):
+    """test_conformance.setup for the linux profile, with the receive window the kernel had in the cell (its
+    window is 65495 or 65494, the profile's 65535), so that SEG.SEQ lies as far from RCV.NXT as it did there."""
+    tcb = FACT["cells"][cell.id]["tcb"]
+    if tcb is None:
+        return tc.setup(cell.state, "linux")
+    window = tcb["rcv_wnd"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tc, "Net", lambda profile: Net(profile, window=window))
+        mp.setattr(tc, "reach", lambda st, profile, passive=True: reach(st, profile, passive, window=window))
+        return tc.setup(cell.state, "linux")
+
+
+def run_cell(cell: tc.Cell, log: list) -> tuple[tc.Seen, rfc.Tcb | None, dict[str, int]]:
+    """test_conformance.run_cell for the linux profile, plus what host a sends when its timers fire within
+    the kernel's reply window (a delayed ACK: the kernel's replies were collected for that long)."""
+    net, conn, tcb = _setup(cell)
+    before = set(net.a.conns.values())
+    seg = tc.the_segment(cell, net, conn, tcb)
+    log.clear()
+    out = [s for s, _ in net.inject("a", seg) if s.src == "a"]
+    end = net.now + us(FACT["reply_window_ms"] / 1000)
+    while True:
+        due = [(c.next_timer(), i) for i, c in enumerate(net.a.conns.values()) if c.next_timer() is not None]
+        if not due or min(due)[0] > end:
+            break
+        t, i = min(due)
+        net.now = max(net.now, t)
+        list(net.a.conns.values())[i].handle_timer(net.now)
+        out += [s for s, _ in net.collect() if s.src == "a"]
+        net.flight.clear()
+    told_a = [tc.TOLD[k] for host, k in log if host == "a" and k in tc.TOLD]
+    new = [c for c in net.a.conns.values() if c not in before]
+    names = {}
+    if cell.state == "CLOSED":
+        state = tc._rfc_state(new[0].state) if new else "CLOSED"
+    elif cell.state == "LISTEN":
+        state = tc._rfc_state(new[0].state) if new else tc._rfc_state(conn.state)
+        if new:
+            names["ISS"] = new[0].iss
+    else:
+        state = tc._rfc_state(conn.state)
+        if conn.state is S.CLOSED and (conn.lport, conn.rhost, conn.rport) in net.a.conns:
+            state = "CLOSED (TCB not deleted)"
+        if conn.state is S.LISTEN and conn.listener is not None and conn.listener.state is not S.LISTEN:
+            state = "LISTEN (but the listener is gone)"
+    return tc.Seen(tuple(tc._reply(s) for s in out), state, "; ".join(told_a) or None), tcb, names
+
+
+def sim_seen(cell: tc.Cell, log: list) -> tc.Seen:
+    """The simulator's linux profile on the cell, numbers made relative the way the file's are:
+    seq to the connection's ISS (SYN-SENT and later), ack to the peer's ISN (once there is one)."""
+    seen, tcb, names = run_cell(cell, log)
+    reps = []
+    for r in seen.replies:
+        seq, ack = r.seq, r.ack
+        if cell.state == "LISTEN":
+            if "SYN" in r.ctl and seq == names.get("ISS"):
+                seq = "ISS"
+        elif "RST" in r.ctl and seq == 0:
+            seq = "0"
+        if cell.state not in ("CLOSED", "LISTEN"):
+            seq = seq if isinstance(seq, str) else _rel(seq, tcb.iss)
+            if ack is not None and cell.state != "SYN-SENT":
+                ack = _rel(ack, tcb.irs)
+        reps.append(rfc.Reply(r.ctl, seq, ack))
+    return tc.Seen(tuple(reps), seen.state, seen.told)
+
+
+def oracle(cell: tc.Cell, rec: dict) -> rfc.Verdict:
+    """RFC 9293's answer for the kernel's own numbers (the relative ones of the file)."""
+    name, _, passive = tc.STATES[cell.state]
+    seg = rec["segment"]
+    ack = None if seg["ack"] is None else seg["ack"] % MOD
+    s = rfc.Seg(frozenset(LETTER[c] for c in seg["flags"]), seg["seq"] % MOD, ack, seg["len"])
+    if cell.state == "CLOSED":
+        return rfc.segment_arrives(None, s)
+    if cell.state == "LISTEN":
+        return rfc.segment_arrives(rfc.Tcb("LISTEN", max_snd_wnd=FACT_PEER_WIN), s)
+    t = rec["tcb"]
+    tcb = rfc.Tcb(name, iss=0, irs=0, snd_una=t["snd_una"] % MOD, snd_nxt=t["snd_nxt"] % MOD,
+                  rcv_nxt=(t["rcv_nxt"] or 0) % MOD, rcv_wnd=t["rcv_wnd"], max_snd_wnd=FACT_PEER_WIN, passive=passive)
+    return rfc.segment_arrives(tcb, s)
+
+
+FACT_PEER_WIN = FACT["peer"]["window"]
+
+
+def oracle_match(cell: tc.Cell, rec: dict) -> rfc.Outcome | None:
+    k = kernel_seen(rec)
+    reps = tuple(rfc.Reply(r.ctl, 0 if r.seq == "0" else r.seq if isinstance(r.seq, str) else r.seq % MOD,
+                           None if r.ack is None else r.ack % MOD) for r in k.replies)
+    return oracle(cell, rec).match(reps, k.state, k.told)
+
+
+# --------------------------------------------------------------------------- where the simulator differs
+
+#: Where the simulator's linux profile does something else than the kernel did: cause -> (explanation, cells).
+#: The explanations name the kernel functions as pointers ("Linux:" in the README's conformance.json section);
+#: each cell is in one cause, the first that explains it.  The cells xfail(strict=True): they flip when fixed.
+DIFFERENCES: dict[str, tuple[str, list[str]]] = {
+    "syn-sent": (
+        "SYN-SENT, a segment whose ACK is unacceptable (SEG.ACK =< ISS or > SND.NXT): both answer "
+        "<SEQ=SEG.ACK><CTL=RST> (nothing to an RST), but the kernel also rearms its retransmission timer to "
+        "TCP_TIMEOUT_MIN (2 ticks) and sends its SYN again 8-16 ms later ('Previous FIN/ACK or RST/ACK might be "
+        "ignored', tcp_rcv_synsent_state_process); the simulator keeps its 1 s SYN timer",
+        [
+            "SYN-SENT|ACK|seq=any:0|ack=SND.UNA",
+            "SYN-SENT|ACK|seq=any:0|ack=ahead",
+            "SYN-SENT|ACK|seq=any:0|ack=old",
+            "SYN-SENT|ACK|seq=any:0|ack=too-old",
+            "SYN-SENT|ACK|seq=any:7777|ack=SND.UNA",
+            "SYN-SENT|ACK|seq=any:7777|ack=ahead",
+            "SYN-SENT|ACK|seq=any:7777|ack=old",
+            "SYN-SENT|ACK|seq=any:7777|ack=too-old",
+            "SYN-SENT|DATA-ACK|seq=any:0|ack=SND.UNA",
+            "SYN-SENT|DATA-ACK|seq=any:0|ack=ahead",
+            "SYN-SENT|DATA-ACK|seq=any:0|ack=old",
+            "SYN-SENT|DATA-ACK|seq=any:0|ack=too-old",
+            "SYN-SENT|DATA-ACK|seq=any:7777|ack=SND.UNA",
+            "SYN-SENT|DATA-ACK|seq=any:7777|ack=ahead",
+            "SYN-SENT|DATA-ACK|seq=any:7777|ack=old",
+            "SYN-SENT|DATA-ACK|seq=any:7777|ack=too-old",
+            "SYN-SENT|DATA-FIN-ACK|seq=any:0|ack=SND.UNA",
+            "SYN-SENT|DATA-FIN-ACK|seq=any:0|ack=ahead",
+            "SYN-SENT|DATA-FIN-ACK|seq=any:0|ack=old",
+            "SYN-SENT|DATA-FIN-ACK|seq=any:0|ack=too-old",
+            "SYN-SENT|DATA-FIN-ACK|seq=any:7777|ack=SND.UNA",
+            "SYN-SENT|DATA-FIN-ACK|seq=any:7777|ack=ahead",
+            "SYN-SENT|DATA-FIN-ACK|seq=any:7777|ack=old",
+            "SYN-SENT|DATA-FIN-ACK|seq=any:7777|ack=too-old",
+            "SYN-SENT|FIN-ACK|seq=any:0|ack=SND.UNA",
+            "SYN-SENT|FIN-ACK|seq=any:0|ack=ahead",
+            "SYN-SENT|FIN-ACK|seq=any:0|ack=old",
+            "SYN-SENT|FIN-ACK|seq=any:0|ack=too-old",
+            "SYN-SENT|FIN-ACK|seq=any:7777|ack=SND.UNA",
+            "SYN-SENT|FIN-ACK|seq=any:7777|ack=ahead",
+            "SYN-SENT|FIN-ACK|seq=any:7777|ack=old",
+            "SYN-SENT|FIN-ACK|seq=any:7777|ack=too-old",
+            "SYN-SENT|RST-ACK|seq=any:0|ack=SND.UNA",
+            "SYN-SENT|RST-ACK|seq=any:0|ack=ahead",
+            "SYN-SENT|RST-ACK|seq=any:0|ack=old",
+            "SYN-SENT|RST-ACK|seq=any:0|ack=too-old",
+            "SYN-SENT|RST-ACK|seq=any:7777|ack=SND.UNA",
+            "SYN-SENT|RST-ACK|seq=any:7777|ack=ahead",
+            "SYN-SENT|RST-ACK|seq=any:7777|ack=old",
+            "SYN-SENT|RST-ACK|seq=any:7777|ack=too-old",
+            "SYN-SENT|SYN-ACK|seq=any:0|ack=SND.UNA",
+            "SYN-SENT|SYN-ACK|seq=any:0|ack=ahead",
+            "SYN-SENT|SYN-ACK|seq=any:0|ack=old",
+            "SYN-SENT|SYN-ACK|seq=any:0|ack=too-old",
+            "SYN-SENT|SYN-ACK|seq=any:7777|ack=SND.UNA",
+            "SYN-SENT|SYN-ACK|seq=any:7777|ack=ahead",
+            "SYN-SENT|SYN-ACK|seq=any:7777|ack=old",
+            "SYN-SENT|SYN-ACK|seq=any:7777|ack=too-old",
+        ]),
+    "syn-fin": (
+        "SYN+FIN: in LISTEN the kernel drops it (tcp_rcv_state_process), the simulator answers SYN-ACK; at a "
+        "request sock a SYN+FIN with seq = IRS is taken for a retransmitted SYN (tcp_check_req looks only at "
+        "RST|SYN|ACK) and the SYN-ACK is sent again, where the simulator resets",
+        [
+            "LISTEN|SYN-FIN|seq=any:1000",
+            "SYN-RECEIVED|SYN-FIN|seq=RCV.NXT-1",
+        ]),
+    "req-ack-first": (
+        "SYN-RECEIVED from LISTEN is a request sock: tcp_check_req checks SEG.ACK before the sequence number and "
+        "hands a segment whose ACK is not ISS+1 to the listener, which answers <SEQ=SEG.ACK><CTL=RST>; the "
+        "request stays. The simulator checks the sequence number first (out of the window: an ACK; a SYN-ACK at "
+        "IRS: its SYN-ACK again) and deletes the request after an in-window SYN-ACK with a bad ACK",
+        [
+            "SYN-RECEIVED|ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
+            "SYN-RECEIVED|ACK|seq=RCV.NXT+RCV.WND|ack=ahead",
+            "SYN-RECEIVED|ACK|seq=RCV.NXT+RCV.WND|ack=old",
+            "SYN-RECEIVED|ACK|seq=RCV.NXT+RCV.WND|ack=too-old",
+            "SYN-RECEIVED|ACK|seq=RCV.NXT-1|ack=SND.UNA",
+            "SYN-RECEIVED|ACK|seq=RCV.NXT-1|ack=ahead",
+            "SYN-RECEIVED|ACK|seq=RCV.NXT-1|ack=old",
+            "SYN-RECEIVED|ACK|seq=RCV.NXT-1|ack=too-old",
+            "SYN-RECEIVED|DATA-ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
+            "SYN-RECEIVED|DATA-ACK|seq=RCV.NXT+RCV.WND|ack=ahead",
+            "SYN-RECEIVED|DATA-ACK|seq=RCV.NXT+RCV.WND|ack=old",
+            "SYN-RECEIVED|DATA-ACK|seq=RCV.NXT+RCV.WND|ack=too-old",
+            "SYN-RECEIVED|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
+            "SYN-RECEIVED|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND|ack=ahead",
+            "SYN-RECEIVED|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND|ack=old",
+            "SYN-RECEIVED|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND|ack=too-old",
+            "SYN-RECEIVED|FIN-ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
+            "SYN-RECEIVED|FIN-ACK|seq=RCV.NXT+RCV.WND|ack=ahead",
+            "SYN-RECEIVED|FIN-ACK|seq=RCV.NXT+RCV.WND|ack=old",
+            "SYN-RECEIVED|FIN-ACK|seq=RCV.NXT+RCV.WND|ack=too-old",
+            "SYN-RECEIVED|FIN-ACK|seq=RCV.NXT-1|ack=SND.UNA",
+            "SYN-RECEIVED|FIN-ACK|seq=RCV.NXT-1|ack=ahead",
+            "SYN-RECEIVED|FIN-ACK|seq=RCV.NXT-1|ack=old",
+            "SYN-RECEIVED|FIN-ACK|seq=RCV.NXT-1|ack=too-old",
+            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT+RCV.WND-1|ack=SND.UNA",
+            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT+RCV.WND-1|ack=ahead",
+            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT+RCV.WND-1|ack=old",
+            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT+RCV.WND-1|ack=too-old",
+            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
+            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT+RCV.WND|ack=ahead",
+            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT+RCV.WND|ack=old",
+            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT+RCV.WND|ack=too-old",
+            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT-1|ack=SND.UNA",
+            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT-1|ack=ahead",
+            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT-1|ack=old",
+            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT-1|ack=too-old",
+            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT|ack=SND.UNA",
+            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT|ack=ahead",
+            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT|ack=old",
+            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT|ack=too-old",
+            "SYN-RECEIVED|SYN-ACK|seq=inside|ack=SND.UNA",
+            "SYN-RECEIVED|SYN-ACK|seq=inside|ack=ahead",
+            "SYN-RECEIVED|SYN-ACK|seq=inside|ack=old",
+            "SYN-RECEIVED|SYN-ACK|seq=inside|ack=too-old",
+        ]),
+    "req-synack-irs": (
+        "SYN-RECEIVED from LISTEN: a SYN-ACK at seq = IRS with the right ACK is outside tcp_check_req's window "
+        "(tcp_in_window wants the segment to end after RCV.NXT): the kernel ACKs and drops it, the simulator "
+        "trims the SYN and completes the handshake",
+        [
+            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT-1|ack=acceptable",
+        ]),
+    "active-syn": (
+        "SYN-RECEIVED from SYN-SENT (simultaneous open, a full socket): a SYN gets a challenge ACK "
+        "(tcp_validate_incoming, RFC 5961 section 4), the simulator sends its SYN-ACK again; a SYN-ACK at seq = "
+        "IRS that acknowledges our SYN is accepted (ESTABLISHED, with an ACK), the simulator takes it silently",
+        [
+            "SYN-RECEIVED(active)|SYN-ACK|seq=RCV.NXT+RCV.WND-1|ack=SND.UNA",
+            "SYN-RECEIVED(active)|SYN-ACK|seq=RCV.NXT+RCV.WND-1|ack=acceptable",
+            "SYN-RECEIVED(active)|SYN-ACK|seq=RCV.NXT+RCV.WND-1|ack=ahead",
+            "SYN-RECEIVED(active)|SYN-ACK|seq=RCV.NXT+RCV.WND-1|ack=old",
+            "SYN-RECEIVED(active)|SYN-ACK|seq=RCV.NXT+RCV.WND-1|ack=too-old",
+            "SYN-RECEIVED(active)|SYN-ACK|seq=RCV.NXT-1|ack=SND.UNA",
+            "SYN-RECEIVED(active)|SYN-ACK|seq=RCV.NXT-1|ack=acceptable",
+            "SYN-RECEIVED(active)|SYN-ACK|seq=RCV.NXT-1|ack=ahead",
+            "SYN-RECEIVED(active)|SYN-ACK|seq=RCV.NXT-1|ack=old",
+            "SYN-RECEIVED(active)|SYN-ACK|seq=RCV.NXT-1|ack=too-old",
+            "SYN-RECEIVED(active)|SYN-ACK|seq=RCV.NXT|ack=SND.UNA",
+            "SYN-RECEIVED(active)|SYN-ACK|seq=RCV.NXT|ack=acceptable",
+            "SYN-RECEIVED(active)|SYN-ACK|seq=RCV.NXT|ack=ahead",
+            "SYN-RECEIVED(active)|SYN-ACK|seq=RCV.NXT|ack=old",
+            "SYN-RECEIVED(active)|SYN-ACK|seq=RCV.NXT|ack=too-old",
+            "SYN-RECEIVED(active)|SYN-ACK|seq=inside|ack=SND.UNA",
+            "SYN-RECEIVED(active)|SYN-ACK|seq=inside|ack=acceptable",
+            "SYN-RECEIVED(active)|SYN-ACK|seq=inside|ack=ahead",
+            "SYN-RECEIVED(active)|SYN-ACK|seq=inside|ack=old",
+            "SYN-RECEIVED(active)|SYN-ACK|seq=inside|ack=too-old",
+            "SYN-RECEIVED(active)|SYN-FIN|seq=RCV.NXT",
+            "SYN-RECEIVED(active)|SYN-FIN|seq=RCV.NXT+RCV.WND-1",
+            "SYN-RECEIVED(active)|SYN-FIN|seq=RCV.NXT-1",
+            "SYN-RECEIVED(active)|SYN-FIN|seq=inside",
+            "SYN-RECEIVED(active)|SYN|seq=RCV.NXT",
+            "SYN-RECEIVED(active)|SYN|seq=RCV.NXT+RCV.WND-1",
+            "SYN-RECEIVED(active)|SYN|seq=RCV.NXT-1",
+            "SYN-RECEIVED(active)|SYN|seq=inside",
+        ]),
+    "active-dupack": (
+        "SYN-RECEIVED from SYN-SENT: SEG.ACK = ISS (SND.UNA: it does not acknowledge our SYN) is a duplicate to "
+        "tcp_ack, i.e. acceptable, and tcp_rcv_state_process goes to ESTABLISHED (text and FIN then processed); "
+        "the simulator, like RFC 9293 (SND.UNA < SEG.ACK =< SND.NXT), answers with a RST",
+        [
+            "SYN-RECEIVED(active)|ACK|seq=RCV.NXT+RCV.WND-1|ack=SND.UNA",
+            "SYN-RECEIVED(active)|ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
+            "SYN-RECEIVED(active)|ACK|seq=RCV.NXT|ack=SND.UNA",
+            "SYN-RECEIVED(active)|ACK|seq=inside|ack=SND.UNA",
+            "SYN-RECEIVED(active)|DATA-ACK|seq=RCV.NXT+RCV.WND-1|ack=SND.UNA",
+            "SYN-RECEIVED(active)|DATA-ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
+            "SYN-RECEIVED(active)|DATA-ACK|seq=RCV.NXT-1|ack=SND.UNA",
+            "SYN-RECEIVED(active)|DATA-ACK|seq=RCV.NXT|ack=SND.UNA",
+            "SYN-RECEIVED(active)|DATA-ACK|seq=inside|ack=SND.UNA",
+            "SYN-RECEIVED(active)|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND-1|ack=SND.UNA",
+            "SYN-RECEIVED(active)|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
+            "SYN-RECEIVED(active)|DATA-FIN-ACK|seq=RCV.NXT-1|ack=SND.UNA",
+            "SYN-RECEIVED(active)|DATA-FIN-ACK|seq=RCV.NXT|ack=SND.UNA",
+            "SYN-RECEIVED(active)|DATA-FIN-ACK|seq=inside|ack=SND.UNA",
+            "SYN-RECEIVED(active)|FIN-ACK|seq=RCV.NXT+RCV.WND-1|ack=SND.UNA",
+            "SYN-RECEIVED(active)|FIN-ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
+            "SYN-RECEIVED(active)|FIN-ACK|seq=RCV.NXT-1|ack=SND.UNA",
+            "SYN-RECEIVED(active)|FIN-ACK|seq=RCV.NXT|ack=SND.UNA",
+            "SYN-RECEIVED(active)|FIN-ACK|seq=inside|ack=SND.UNA",
+            "SYN-RECEIVED(active)|RST-ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
+        ]),
+    "active-reset": (
+        "SYN-RECEIVED from SYN-SENT: an acceptable RST gives the application ECONNRESET (tcp_reset: ECONNREFUSED "
+        "only in SYN_SENT); the simulator says 'connection refused', RFC 9293's word for this case",
+        [
+            "SYN-RECEIVED(active)|RST-ACK|seq=RCV.NXT|ack=SND.UNA",
+            "SYN-RECEIVED(active)|RST-ACK|seq=RCV.NXT|ack=acceptable",
+            "SYN-RECEIVED(active)|RST-ACK|seq=RCV.NXT|ack=ahead",
+            "SYN-RECEIVED(active)|RST-ACK|seq=RCV.NXT|ack=old",
+            "SYN-RECEIVED(active)|RST-ACK|seq=RCV.NXT|ack=too-old",
+            "SYN-RECEIVED(active)|RST|seq=RCV.NXT",
+        ]),
+    "right-edge": (
+        "a segment that begins at RCV.NXT+RCV.WND is inside Linux's window: tcp_sequence drops a segment only if "
+        "it begins after RCV.NXT+RCV.WND (or, since 6.17, ends beyond it while the receive queue is not empty), "
+        "tcp_in_window (request socks) accepts a zero-length segment at the right edge. So its ACK is processed "
+        "(SYN-RECEIVED -> ESTABLISHED, or RST for a bad ACK; FIN-WAIT-1 -> FIN-WAIT-2; CLOSING -> TIME-WAIT; "
+        "LAST-ACK -> CLOSED) and an RST there gets a challenge ACK; the simulator, like RFC 9293 (SEG.SEQ < "
+        "RCV.NXT+RCV.WND), takes it as outside: an ACK, and an RST is dropped",
+        [
+            "CLOSE-WAIT|ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
+            "CLOSE-WAIT|ACK|seq=RCV.NXT+RCV.WND|ack=acceptable",
+            "CLOSE-WAIT|ACK|seq=RCV.NXT+RCV.WND|ack=old",
+            "CLOSE-WAIT|FIN-ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
+            "CLOSE-WAIT|FIN-ACK|seq=RCV.NXT+RCV.WND|ack=acceptable",
+            "CLOSE-WAIT|FIN-ACK|seq=RCV.NXT+RCV.WND|ack=old",
+            "CLOSE-WAIT|RST-ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
+            "CLOSE-WAIT|RST-ACK|seq=RCV.NXT+RCV.WND|ack=acceptable",
+            "CLOSE-WAIT|RST-ACK|seq=RCV.NXT+RCV.WND|ack=ahead",
+            "CLOSE-WAIT|RST-ACK|seq=RCV.NXT+RCV.WND|ack=old",
+            "CLOSE-WAIT|RST-ACK|seq=RCV.NXT+RCV.WND|ack=too-old",
+            "CLOSE-WAIT|RST|seq=RCV.NXT+RCV.WND",
+            "CLOSING|ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
+            "CLOSING|ACK|seq=RCV.NXT+RCV.WND|ack=acceptable",
+            "CLOSING|ACK|seq=RCV.NXT+RCV.WND|ack=old",
+            "CLOSING|FIN-ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
+            "CLOSING|FIN-ACK|seq=RCV.NXT+RCV.WND|ack=acceptable",
+            "CLOSING|FIN-ACK|seq=RCV.NXT+RCV.WND|ack=old",
+            "CLOSING|RST-ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
+            "CLOSING|RST-ACK|seq=RCV.NXT+RCV.WND|ack=acceptable",
+            "CLOSING|RST-ACK|seq=RCV.NXT+RCV.WND|ack=ahead",
+            "CLOSING|RST-ACK|seq=RCV.NXT+RCV.WND|ack=old",
+            "CLOSING|RST-ACK|seq=RCV.NXT+RCV.WND|ack=too-old",
+            "CLOSING|RST|seq=RCV.NXT+RCV.WND",
+            "ESTABLISHED|ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
+            "ESTABLISHED|ACK|seq=RCV.NXT+RCV.WND|ack=acceptable",
+            "ESTABLISHED|ACK|seq=RCV.NXT+RCV.WND|ack=old",
+            "ESTABLISHED|RST-ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
+            "ESTABLISHED|RST-ACK|seq=RCV.NXT+RCV.WND|ack=acceptable",
+            "ESTABLISHED|RST-ACK|seq=RCV.NXT+RCV.WND|ack=ahead",
+            "ESTABLISHED|RST-ACK|seq=RCV.NXT+RCV.WND|ack=old",
+            "ESTABLISHED|RST-ACK|seq=RCV.NXT+RCV.WND|ack=too-old",
+            "ESTABLISHED|RST|seq=RCV.NXT+RCV.WND",
+            "FIN-WAIT-1|ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
+            "FIN-WAIT-1|ACK|seq=RCV.NXT+RCV.WND|ack=acceptable",
+            "FIN-WAIT-1|ACK|seq=RCV.NXT+RCV.WND|ack=old",
+            "FIN-WAIT-1|RST-ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
+            "FIN-WAIT-1|RST-ACK|seq=RCV.NXT+RCV.WND|ack=acceptable",
+            "FIN-WAIT-1|RST-ACK|seq=RCV.NXT+RCV.WND|ack=ahead",
+            "FIN-WAIT-1|RST-ACK|seq=RCV.NXT+RCV.WND|ack=old",
+            "FIN-WAIT-1|RST-ACK|seq=RCV.NXT+RCV.WND|ack=too-old",
+            "FIN-WAIT-1|RST|seq=RCV.NXT+RCV.WND",
+            "LAST-ACK|ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
+            "LAST-ACK|ACK|seq=RCV.NXT+RCV.WND|ack=acceptable",
+            "LAST-ACK|ACK|seq=RCV.NXT+RCV.WND|ack=old",
+            "LAST-ACK|DATA-ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
+            "LAST-ACK|DATA-ACK|seq=RCV.NXT+RCV.WND|ack=acceptable",
+            "LAST-ACK|DATA-ACK|seq=RCV.NXT+RCV.WND|ack=old",
+            "LAST-ACK|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
+            "LAST-ACK|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND|ack=acceptable",
+            "LAST-ACK|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND|ack=old",
+            "LAST-ACK|FIN-ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
+            "LAST-ACK|FIN-ACK|seq=RCV.NXT+RCV.WND|ack=acceptable",
+            "LAST-ACK|FIN-ACK|seq=RCV.NXT+RCV.WND|ack=old",
+            "LAST-ACK|RST-ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
+            "LAST-ACK|RST-ACK|seq=RCV.NXT+RCV.WND|ack=acceptable",
+            "LAST-ACK|RST-ACK|seq=RCV.NXT+RCV.WND|ack=ahead",
+            "LAST-ACK|RST-ACK|seq=RCV.NXT+RCV.WND|ack=old",
+            "LAST-ACK|RST-ACK|seq=RCV.NXT+RCV.WND|ack=too-old",
+            "LAST-ACK|RST|seq=RCV.NXT+RCV.WND",
+            "SYN-RECEIVED(active)|ACK|seq=RCV.NXT+RCV.WND|ack=acceptable",
+            "SYN-RECEIVED(active)|ACK|seq=RCV.NXT+RCV.WND|ack=ahead",
+            "SYN-RECEIVED(active)|ACK|seq=RCV.NXT+RCV.WND|ack=old",
+            "SYN-RECEIVED(active)|ACK|seq=RCV.NXT+RCV.WND|ack=too-old",
+            "SYN-RECEIVED(active)|DATA-ACK|seq=RCV.NXT+RCV.WND|ack=acceptable",
+            "SYN-RECEIVED(active)|DATA-ACK|seq=RCV.NXT+RCV.WND|ack=ahead",
+            "SYN-RECEIVED(active)|DATA-ACK|seq=RCV.NXT+RCV.WND|ack=old",
+            "SYN-RECEIVED(active)|DATA-ACK|seq=RCV.NXT+RCV.WND|ack=too-old",
+            "SYN-RECEIVED(active)|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND|ack=acceptable",
+            "SYN-RECEIVED(active)|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND|ack=ahead",
+            "SYN-RECEIVED(active)|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND|ack=old",
+            "SYN-RECEIVED(active)|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND|ack=too-old",
+            "SYN-RECEIVED(active)|FIN-ACK|seq=RCV.NXT+RCV.WND|ack=acceptable",
+            "SYN-RECEIVED(active)|FIN-ACK|seq=RCV.NXT+RCV.WND|ack=ahead",
+            "SYN-RECEIVED(active)|FIN-ACK|seq=RCV.NXT+RCV.WND|ack=old",
+            "SYN-RECEIVED(active)|FIN-ACK|seq=RCV.NXT+RCV.WND|ack=too-old",
+            "SYN-RECEIVED(active)|RST-ACK|seq=RCV.NXT+RCV.WND|ack=acceptable",
+            "SYN-RECEIVED(active)|RST-ACK|seq=RCV.NXT+RCV.WND|ack=ahead",
+            "SYN-RECEIVED(active)|RST-ACK|seq=RCV.NXT+RCV.WND|ack=old",
+            "SYN-RECEIVED(active)|RST-ACK|seq=RCV.NXT+RCV.WND|ack=too-old",
+            "SYN-RECEIVED(active)|RST|seq=RCV.NXT+RCV.WND",
+            "SYN-RECEIVED|ACK|seq=RCV.NXT+RCV.WND|ack=acceptable",
+            "SYN-RECEIVED|RST-ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
+            "SYN-RECEIVED|RST-ACK|seq=RCV.NXT+RCV.WND|ack=acceptable",
+            "SYN-RECEIVED|RST-ACK|seq=RCV.NXT+RCV.WND|ack=ahead",
+            "SYN-RECEIVED|RST-ACK|seq=RCV.NXT+RCV.WND|ack=old",
+            "SYN-RECEIVED|RST-ACK|seq=RCV.NXT+RCV.WND|ack=too-old",
+            "SYN-RECEIVED|RST|seq=RCV.NXT+RCV.WND",
+        ]),
+    "left-edge": (
+        "a FIN at RCV.NXT-1 (SEG.SEQ+SEG.LEN = RCV.NXT): tcp_sequence drops a segment only if it ends before "
+        "RCV.NXT, so the FIN's ACK is processed (FIN-WAIT-1 -> FIN-WAIT-2, CLOSING -> TIME-WAIT, LAST-ACK -> "
+        "CLOSED, SYN-RECEIVED -> ESTABLISHED or RST); RFC 9293 (RCV.NXT =< SEG.SEQ+SEG.LEN-1) and the simulator "
+        "take it as an old duplicate: an ACK",
+        [
+            "CLOSING|FIN-ACK|seq=RCV.NXT-1|ack=acceptable",
+            "FIN-WAIT-1|FIN-ACK|seq=RCV.NXT-1|ack=acceptable",
+            "LAST-ACK|FIN-ACK|seq=RCV.NXT-1|ack=acceptable",
+            "SYN-RECEIVED(active)|FIN-ACK|seq=RCV.NXT-1|ack=acceptable",
+            "SYN-RECEIVED(active)|FIN-ACK|seq=RCV.NXT-1|ack=ahead",
+            "SYN-RECEIVED(active)|FIN-ACK|seq=RCV.NXT-1|ack=old",
+            "SYN-RECEIVED(active)|FIN-ACK|seq=RCV.NXT-1|ack=too-old",
+        ]),
+    "no-ack-bit": (
+        "a FIN without ACK outside the window: the kernel drops a segment with none of ACK, RST, SYN before the "
+        "sequence check (tcp_rcv_established, tcp_rcv_state_process), so there is no ACK; the simulator ACKs the "
+        "unacceptable segment (RFC 9293 first step)",
+        [
+            "CLOSE-WAIT|FIN|seq=RCV.NXT+RCV.WND",
+            "CLOSE-WAIT|FIN|seq=RCV.NXT-1",
+            "CLOSING|FIN|seq=RCV.NXT+RCV.WND",
+            "CLOSING|FIN|seq=RCV.NXT-1",
+            "ESTABLISHED|FIN|seq=RCV.NXT+RCV.WND",
+            "ESTABLISHED|FIN|seq=RCV.NXT-1",
+            "FIN-WAIT-1|FIN|seq=RCV.NXT+RCV.WND",
+            "FIN-WAIT-1|FIN|seq=RCV.NXT-1",
+            "LAST-ACK|FIN|seq=RCV.NXT+RCV.WND",
+            "LAST-ACK|FIN|seq=RCV.NXT-1",
+            "SYN-RECEIVED(active)|FIN|seq=RCV.NXT+RCV.WND",
+            "SYN-RECEIVED(active)|FIN|seq=RCV.NXT-1",
+        ]),
+    "fast-path": (
+        "ESTABLISHED: data at RCV.NXT with a 'too old' ACK (below SND.UNA - MAX.SND.WND) is taken by the "
+        "header-prediction fast path of tcp_rcv_established, which only checks that SEG.ACK is not after SND.NXT, "
+        "so the kernel's ACK acknowledges the data; the simulator applies RFC 5961's ACK range check first and "
+        "drops it",
+        [
+            "ESTABLISHED|DATA-ACK|seq=RCV.NXT|ack=too-old",
+        ]),
+    "orphan-reset": (
+        "FIN-WAIT-1 after close(): any segment whose data or FIN reaches beyond RCV.NXT resets the orphaned "
+        "socket, out of order too (tcp_rcv_state_process checks RCV_SHUTDOWN, after(end_seq - fin, rcv_nxt), "
+        "before queueing); the simulator's abort_on_data_after_close resets only for text it takes in order",
+        [
+            "FIN-WAIT-1|DATA-ACK|seq=RCV.NXT+RCV.WND-1|ack=SND.UNA",
+            "FIN-WAIT-1|DATA-ACK|seq=RCV.NXT+RCV.WND-1|ack=acceptable",
+            "FIN-WAIT-1|DATA-ACK|seq=RCV.NXT+RCV.WND-1|ack=old",
+            "FIN-WAIT-1|DATA-ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
+            "FIN-WAIT-1|DATA-ACK|seq=RCV.NXT+RCV.WND|ack=acceptable",
+            "FIN-WAIT-1|DATA-ACK|seq=RCV.NXT+RCV.WND|ack=old",
+            "FIN-WAIT-1|DATA-ACK|seq=inside|ack=SND.UNA",
+            "FIN-WAIT-1|DATA-ACK|seq=inside|ack=acceptable",
+            "FIN-WAIT-1|DATA-ACK|seq=inside|ack=old",
+            "FIN-WAIT-1|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND-1|ack=SND.UNA",
+            "FIN-WAIT-1|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND-1|ack=acceptable",
+            "FIN-WAIT-1|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND-1|ack=old",
+            "FIN-WAIT-1|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
+            "FIN-WAIT-1|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND|ack=acceptable",
+            "FIN-WAIT-1|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND|ack=old",
+            "FIN-WAIT-1|DATA-FIN-ACK|seq=inside|ack=SND.UNA",
+            "FIN-WAIT-1|DATA-FIN-ACK|seq=inside|ack=acceptable",
+            "FIN-WAIT-1|DATA-FIN-ACK|seq=inside|ack=old",
+            "FIN-WAIT-1|FIN-ACK|seq=RCV.NXT+RCV.WND-1|ack=SND.UNA",
+            "FIN-WAIT-1|FIN-ACK|seq=RCV.NXT+RCV.WND-1|ack=acceptable",
+            "FIN-WAIT-1|FIN-ACK|seq=RCV.NXT+RCV.WND-1|ack=old",
+            "FIN-WAIT-1|FIN-ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
+            "FIN-WAIT-1|FIN-ACK|seq=RCV.NXT+RCV.WND|ack=acceptable",
+            "FIN-WAIT-1|FIN-ACK|seq=RCV.NXT+RCV.WND|ack=old",
+            "FIN-WAIT-1|FIN-ACK|seq=inside|ack=SND.UNA",
+            "FIN-WAIT-1|FIN-ACK|seq=inside|ack=acceptable",
+            "FIN-WAIT-1|FIN-ACK|seq=inside|ack=old",
+        ]),
+    "told-after-close": (
+        "FIN-WAIT-1 after close(): the socket is orphaned, so a reset (an RST at RCV.NXT, or the RST Linux sends "
+        "for data after close) tells nobody; the simulator's linux profile still reports 'connection reset' to "
+        "the application that closed",
+        [
+            "FIN-WAIT-1|DATA-ACK|seq=RCV.NXT-1|ack=SND.UNA",
+            "FIN-WAIT-1|DATA-ACK|seq=RCV.NXT-1|ack=acceptable",
+            "FIN-WAIT-1|DATA-ACK|seq=RCV.NXT-1|ack=old",
+            "FIN-WAIT-1|DATA-ACK|seq=RCV.NXT|ack=SND.UNA",
+            "FIN-WAIT-1|DATA-ACK|seq=RCV.NXT|ack=acceptable",
+            "FIN-WAIT-1|DATA-ACK|seq=RCV.NXT|ack=old",
+            "FIN-WAIT-1|DATA-FIN-ACK|seq=RCV.NXT-1|ack=SND.UNA",
+            "FIN-WAIT-1|DATA-FIN-ACK|seq=RCV.NXT-1|ack=acceptable",
+            "FIN-WAIT-1|DATA-FIN-ACK|seq=RCV.NXT-1|ack=old",
+            "FIN-WAIT-1|DATA-FIN-ACK|seq=RCV.NXT|ack=SND.UNA",
+            "FIN-WAIT-1|DATA-FIN-ACK|seq=RCV.NXT|ack=acceptable",
+            "FIN-WAIT-1|DATA-FIN-ACK|seq=RCV.NXT|ack=old",
+            "FIN-WAIT-1|RST-ACK|seq=RCV.NXT|ack=SND.UNA",
+            "FIN-WAIT-1|RST-ACK|seq=RCV.NXT|ack=acceptable",
+            "FIN-WAIT-1|RST-ACK|seq=RCV.NXT|ack=ahead",
+            "FIN-WAIT-1|RST-ACK|seq=RCV.NXT|ack=old",
+            "FIN-WAIT-1|RST-ACK|seq=RCV.NXT|ack=too-old",
+            "FIN-WAIT-1|RST|seq=RCV.NXT",
+        ]),
+    "fw2-tw": (
+        "FIN-WAIT-2 after close() is a timewait mini-socket (tcp_timewait_state_process, substate FIN_WAIT2): it "
+        "checks the window (tcp_in_window) but never SEG.ACK; anything outside the window, an RST too, gets an "
+        "ACK; an RST in the window kills it silently (no challenge ACK, nobody told); a SYN in the window, or "
+        "data or a FIN other than the FIN at RCV.NXT, gets a RST; the FIN at RCV.NXT moves it to TIME-WAIT "
+        "whatever its ACK. The simulator keeps a full FIN-WAIT-2 connection",
+        [
+            "FIN-WAIT-2|ACK|seq=RCV.NXT+RCV.WND-1|ack=ahead",
+            "FIN-WAIT-2|ACK|seq=RCV.NXT+RCV.WND-1|ack=too-old",
+            "FIN-WAIT-2|ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
+            "FIN-WAIT-2|ACK|seq=RCV.NXT+RCV.WND|ack=ahead",
+            "FIN-WAIT-2|ACK|seq=RCV.NXT+RCV.WND|ack=old",
+            "FIN-WAIT-2|ACK|seq=RCV.NXT+RCV.WND|ack=too-old",
+            "FIN-WAIT-2|ACK|seq=RCV.NXT|ack=ahead",
+            "FIN-WAIT-2|ACK|seq=RCV.NXT|ack=too-old",
+            "FIN-WAIT-2|ACK|seq=inside|ack=ahead",
+            "FIN-WAIT-2|ACK|seq=inside|ack=too-old",
+            "FIN-WAIT-2|DATA-ACK|seq=RCV.NXT+RCV.WND-1|ack=SND.UNA",
+            "FIN-WAIT-2|DATA-ACK|seq=RCV.NXT+RCV.WND-1|ack=ahead",
+            "FIN-WAIT-2|DATA-ACK|seq=RCV.NXT+RCV.WND-1|ack=old",
+            "FIN-WAIT-2|DATA-ACK|seq=RCV.NXT+RCV.WND-1|ack=too-old",
+            "FIN-WAIT-2|DATA-ACK|seq=RCV.NXT-1|ack=SND.UNA",
+            "FIN-WAIT-2|DATA-ACK|seq=RCV.NXT-1|ack=ahead",
+            "FIN-WAIT-2|DATA-ACK|seq=RCV.NXT-1|ack=old",
+            "FIN-WAIT-2|DATA-ACK|seq=RCV.NXT-1|ack=too-old",
+            "FIN-WAIT-2|DATA-ACK|seq=RCV.NXT|ack=SND.UNA",
+            "FIN-WAIT-2|DATA-ACK|seq=RCV.NXT|ack=ahead",
+            "FIN-WAIT-2|DATA-ACK|seq=RCV.NXT|ack=old",
+            "FIN-WAIT-2|DATA-ACK|seq=RCV.NXT|ack=too-old",
+            "FIN-WAIT-2|DATA-ACK|seq=inside|ack=SND.UNA",
+            "FIN-WAIT-2|DATA-ACK|seq=inside|ack=ahead",
+            "FIN-WAIT-2|DATA-ACK|seq=inside|ack=old",
+            "FIN-WAIT-2|DATA-ACK|seq=inside|ack=too-old",
+            "FIN-WAIT-2|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND-1|ack=SND.UNA",
+            "FIN-WAIT-2|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND-1|ack=ahead",
+            "FIN-WAIT-2|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND-1|ack=old",
+            "FIN-WAIT-2|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND-1|ack=too-old",
+            "FIN-WAIT-2|DATA-FIN-ACK|seq=RCV.NXT-1|ack=SND.UNA",
+            "FIN-WAIT-2|DATA-FIN-ACK|seq=RCV.NXT-1|ack=ahead",
+            "FIN-WAIT-2|DATA-FIN-ACK|seq=RCV.NXT-1|ack=old",
+            "FIN-WAIT-2|DATA-FIN-ACK|seq=RCV.NXT-1|ack=too-old",
+            "FIN-WAIT-2|DATA-FIN-ACK|seq=RCV.NXT|ack=SND.UNA",
+            "FIN-WAIT-2|DATA-FIN-ACK|seq=RCV.NXT|ack=ahead",
+            "FIN-WAIT-2|DATA-FIN-ACK|seq=RCV.NXT|ack=old",
+            "FIN-WAIT-2|DATA-FIN-ACK|seq=RCV.NXT|ack=too-old",
+            "FIN-WAIT-2|DATA-FIN-ACK|seq=inside|ack=SND.UNA",
+            "FIN-WAIT-2|DATA-FIN-ACK|seq=inside|ack=ahead",
+            "FIN-WAIT-2|DATA-FIN-ACK|seq=inside|ack=old",
+            "FIN-WAIT-2|DATA-FIN-ACK|seq=inside|ack=too-old",
+            "FIN-WAIT-2|FIN-ACK|seq=RCV.NXT+RCV.WND-1|ack=SND.UNA",
+            "FIN-WAIT-2|FIN-ACK|seq=RCV.NXT+RCV.WND-1|ack=ahead",
+            "FIN-WAIT-2|FIN-ACK|seq=RCV.NXT+RCV.WND-1|ack=old",
+            "FIN-WAIT-2|FIN-ACK|seq=RCV.NXT+RCV.WND-1|ack=too-old",
+            "FIN-WAIT-2|FIN-ACK|seq=RCV.NXT|ack=ahead",
+            "FIN-WAIT-2|FIN-ACK|seq=RCV.NXT|ack=too-old",
+            "FIN-WAIT-2|FIN-ACK|seq=inside|ack=SND.UNA",
+            "FIN-WAIT-2|FIN-ACK|seq=inside|ack=ahead",
+            "FIN-WAIT-2|FIN-ACK|seq=inside|ack=old",
+            "FIN-WAIT-2|FIN-ACK|seq=inside|ack=too-old",
+            "FIN-WAIT-2|RST-ACK|seq=RCV.NXT+RCV.WND-1|ack=SND.UNA",
+            "FIN-WAIT-2|RST-ACK|seq=RCV.NXT+RCV.WND-1|ack=ahead",
+            "FIN-WAIT-2|RST-ACK|seq=RCV.NXT+RCV.WND-1|ack=old",
+            "FIN-WAIT-2|RST-ACK|seq=RCV.NXT+RCV.WND-1|ack=too-old",
+            "FIN-WAIT-2|RST-ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
+            "FIN-WAIT-2|RST-ACK|seq=RCV.NXT+RCV.WND|ack=ahead",
+            "FIN-WAIT-2|RST-ACK|seq=RCV.NXT+RCV.WND|ack=old",
+            "FIN-WAIT-2|RST-ACK|seq=RCV.NXT+RCV.WND|ack=too-old",
+            "FIN-WAIT-2|RST-ACK|seq=RCV.NXT-1|ack=SND.UNA",
+            "FIN-WAIT-2|RST-ACK|seq=RCV.NXT-1|ack=ahead",
+            "FIN-WAIT-2|RST-ACK|seq=RCV.NXT-1|ack=old",
+            "FIN-WAIT-2|RST-ACK|seq=RCV.NXT-1|ack=too-old",
+            "FIN-WAIT-2|RST-ACK|seq=RCV.NXT|ack=SND.UNA",
+            "FIN-WAIT-2|RST-ACK|seq=RCV.NXT|ack=ahead",
+            "FIN-WAIT-2|RST-ACK|seq=RCV.NXT|ack=old",
+            "FIN-WAIT-2|RST-ACK|seq=RCV.NXT|ack=too-old",
+            "FIN-WAIT-2|RST-ACK|seq=inside|ack=SND.UNA",
+            "FIN-WAIT-2|RST-ACK|seq=inside|ack=ahead",
+            "FIN-WAIT-2|RST-ACK|seq=inside|ack=old",
+            "FIN-WAIT-2|RST-ACK|seq=inside|ack=too-old",
+            "FIN-WAIT-2|RST|seq=RCV.NXT",
+            "FIN-WAIT-2|RST|seq=RCV.NXT+RCV.WND",
+            "FIN-WAIT-2|RST|seq=RCV.NXT+RCV.WND-1",
+            "FIN-WAIT-2|RST|seq=RCV.NXT-1",
+            "FIN-WAIT-2|RST|seq=inside",
+            "FIN-WAIT-2|SYN-ACK|seq=RCV.NXT+RCV.WND-1|ack=SND.UNA",
+            "FIN-WAIT-2|SYN-ACK|seq=RCV.NXT+RCV.WND-1|ack=ahead",
+            "FIN-WAIT-2|SYN-ACK|seq=RCV.NXT+RCV.WND-1|ack=old",
+            "FIN-WAIT-2|SYN-ACK|seq=RCV.NXT+RCV.WND-1|ack=too-old",
+            "FIN-WAIT-2|SYN-ACK|seq=RCV.NXT|ack=SND.UNA",
+            "FIN-WAIT-2|SYN-ACK|seq=RCV.NXT|ack=ahead",
+            "FIN-WAIT-2|SYN-ACK|seq=RCV.NXT|ack=old",
+            "FIN-WAIT-2|SYN-ACK|seq=RCV.NXT|ack=too-old",
+            "FIN-WAIT-2|SYN-ACK|seq=inside|ack=SND.UNA",
+            "FIN-WAIT-2|SYN-ACK|seq=inside|ack=ahead",
+            "FIN-WAIT-2|SYN-ACK|seq=inside|ack=old",
+            "FIN-WAIT-2|SYN-ACK|seq=inside|ack=too-old",
+            "FIN-WAIT-2|SYN-FIN|seq=RCV.NXT",
+            "FIN-WAIT-2|SYN-FIN|seq=RCV.NXT+RCV.WND-1",
+            "FIN-WAIT-2|SYN-FIN|seq=RCV.NXT-1",
+            "FIN-WAIT-2|SYN-FIN|seq=inside",
+            "FIN-WAIT-2|SYN|seq=RCV.NXT",
+            "FIN-WAIT-2|SYN|seq=RCV.NXT+RCV.WND-1",
+            "FIN-WAIT-2|SYN|seq=inside",
+        ]),
+    "tw": (
+        "TIME-WAIT (tcp_timewait_state_process): only a bare ACK or an RST exactly at RCV.NXT is absorbed "
+        "silently, without looking at SEG.ACK; every other segment, in the window or not, with text or FIN, is "
+        "answered with the same ACK <SEQ=SND.NXT><ACK=RCV.NXT> (RCV.NXT does not move); the simulator follows RFC "
+        "9293's steps (in-window duplicates ignored, an ACK of unsent data answered, a FIN's ACK)",
+        [
+            "TIME-WAIT|ACK|seq=RCV.NXT+RCV.WND-1|ack=SND.UNA",
+            "TIME-WAIT|ACK|seq=RCV.NXT+RCV.WND-1|ack=old",
+            "TIME-WAIT|ACK|seq=RCV.NXT|ack=ahead",
+            "TIME-WAIT|ACK|seq=RCV.NXT|ack=too-old",
+            "TIME-WAIT|ACK|seq=inside|ack=SND.UNA",
+            "TIME-WAIT|ACK|seq=inside|ack=old",
+            "TIME-WAIT|DATA-ACK|seq=RCV.NXT+RCV.WND-1|ack=SND.UNA",
+            "TIME-WAIT|DATA-ACK|seq=RCV.NXT+RCV.WND-1|ack=old",
+            "TIME-WAIT|DATA-ACK|seq=RCV.NXT-1|ack=SND.UNA",
+            "TIME-WAIT|DATA-ACK|seq=RCV.NXT-1|ack=old",
+            "TIME-WAIT|DATA-ACK|seq=RCV.NXT|ack=SND.UNA",
+            "TIME-WAIT|DATA-ACK|seq=RCV.NXT|ack=old",
+            "TIME-WAIT|DATA-ACK|seq=inside|ack=SND.UNA",
+            "TIME-WAIT|DATA-ACK|seq=inside|ack=old",
+            "TIME-WAIT|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND-1|ack=SND.UNA",
+            "TIME-WAIT|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND-1|ack=old",
+            "TIME-WAIT|DATA-FIN-ACK|seq=RCV.NXT-1|ack=SND.UNA",
+            "TIME-WAIT|DATA-FIN-ACK|seq=RCV.NXT-1|ack=old",
+            "TIME-WAIT|DATA-FIN-ACK|seq=RCV.NXT|ack=SND.UNA",
+            "TIME-WAIT|DATA-FIN-ACK|seq=RCV.NXT|ack=old",
+            "TIME-WAIT|DATA-FIN-ACK|seq=inside|ack=SND.UNA",
+            "TIME-WAIT|DATA-FIN-ACK|seq=inside|ack=old",
+            "TIME-WAIT|FIN-ACK|seq=RCV.NXT+RCV.WND-1|ack=SND.UNA",
+            "TIME-WAIT|FIN-ACK|seq=RCV.NXT+RCV.WND-1|ack=old",
+            "TIME-WAIT|FIN-ACK|seq=RCV.NXT|ack=SND.UNA",
+            "TIME-WAIT|FIN-ACK|seq=RCV.NXT|ack=old",
+            "TIME-WAIT|FIN-ACK|seq=inside|ack=SND.UNA",
+            "TIME-WAIT|FIN-ACK|seq=inside|ack=old",
+            "TIME-WAIT|FIN|seq=RCV.NXT",
+            "TIME-WAIT|FIN|seq=RCV.NXT+RCV.WND-1",
+            "TIME-WAIT|FIN|seq=inside",
+        ]),
+    "reset-check": (
+        "CLOSE-WAIT, CLOSING, LAST-ACK: an RST at RCV.NXT-1, the sequence number of the peer's FIN, is taken as "
+        "exact (tcp_reset_check) and resets the connection (the application, where there is one, gets EPIPE); the "
+        "simulator drops it as outside the window",
+        [
+            "CLOSE-WAIT|RST-ACK|seq=RCV.NXT-1|ack=SND.UNA",
+            "CLOSE-WAIT|RST-ACK|seq=RCV.NXT-1|ack=acceptable",
+            "CLOSE-WAIT|RST-ACK|seq=RCV.NXT-1|ack=ahead",
+            "CLOSE-WAIT|RST-ACK|seq=RCV.NXT-1|ack=old",
+            "CLOSE-WAIT|RST-ACK|seq=RCV.NXT-1|ack=too-old",
+            "CLOSE-WAIT|RST|seq=RCV.NXT-1",
+            "CLOSING|RST-ACK|seq=RCV.NXT-1|ack=SND.UNA",
+            "CLOSING|RST-ACK|seq=RCV.NXT-1|ack=acceptable",
+            "CLOSING|RST-ACK|seq=RCV.NXT-1|ack=ahead",
+            "CLOSING|RST-ACK|seq=RCV.NXT-1|ack=old",
+            "CLOSING|RST-ACK|seq=RCV.NXT-1|ack=too-old",
+            "CLOSING|RST|seq=RCV.NXT-1",
+            "LAST-ACK|RST-ACK|seq=RCV.NXT-1|ack=SND.UNA",
+            "LAST-ACK|RST-ACK|seq=RCV.NXT-1|ack=acceptable",
+            "LAST-ACK|RST-ACK|seq=RCV.NXT-1|ack=ahead",
+            "LAST-ACK|RST-ACK|seq=RCV.NXT-1|ack=old",
+            "LAST-ACK|RST-ACK|seq=RCV.NXT-1|ack=too-old",
+            "LAST-ACK|RST|seq=RCV.NXT-1",
+        ]),
+    "data-after-fin": (
+        "CLOSE-WAIT, CLOSING, LAST-ACK: text that starts before RCV.NXT and goes beyond the peer's FIN resets the "
+        "connection (tcp_rcv_state_process: a segment not entirely at or above RCV.NXT falls through to the "
+        "RCV_SHUTDOWN check, then tcp_reset); the simulator ignores the text (RFC 9293 seventh step)",
+        [
+            "CLOSE-WAIT|DATA-ACK|seq=RCV.NXT-1|ack=SND.UNA",
+            "CLOSE-WAIT|DATA-ACK|seq=RCV.NXT-1|ack=acceptable",
+            "CLOSE-WAIT|DATA-ACK|seq=RCV.NXT-1|ack=old",
+            "CLOSE-WAIT|DATA-FIN-ACK|seq=RCV.NXT-1|ack=SND.UNA",
+            "CLOSE-WAIT|DATA-FIN-ACK|seq=RCV.NXT-1|ack=acceptable",
+            "CLOSE-WAIT|DATA-FIN-ACK|seq=RCV.NXT-1|ack=old",
+            "CLOSING|DATA-ACK|seq=RCV.NXT-1|ack=SND.UNA",
+            "CLOSING|DATA-ACK|seq=RCV.NXT-1|ack=old",
+            "CLOSING|DATA-FIN-ACK|seq=RCV.NXT-1|ack=SND.UNA",
+            "CLOSING|DATA-FIN-ACK|seq=RCV.NXT-1|ack=old",
+            "LAST-ACK|DATA-ACK|seq=RCV.NXT-1|ack=SND.UNA",
+            "LAST-ACK|DATA-ACK|seq=RCV.NXT-1|ack=old",
+            "LAST-ACK|DATA-FIN-ACK|seq=RCV.NXT-1|ack=SND.UNA",
+            "LAST-ACK|DATA-FIN-ACK|seq=RCV.NXT-1|ack=old",
+        ]),
+    "end-beyond-window": (
+        "CLOSE-WAIT, CLOSING: text that reaches past the window while the receive queue is not empty (the peer's "
+        "FIN is still queued) is unacceptable since Linux 6.17 (tcp_sequence, "
+        "SKB_DROP_REASON_TCP_INVALID_END_SEQUENCE): ACKed and dropped before the ACK field is looked at; the "
+        "simulator takes the part in the window (and, in CLOSING, the ACK of our FIN: TIME-WAIT)",
+        [
+            "CLOSE-WAIT|DATA-ACK|seq=RCV.NXT+RCV.WND-1|ack=SND.UNA",
+            "CLOSE-WAIT|DATA-ACK|seq=RCV.NXT+RCV.WND-1|ack=acceptable",
+            "CLOSE-WAIT|DATA-ACK|seq=RCV.NXT+RCV.WND-1|ack=old",
+            "CLOSE-WAIT|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND-1|ack=SND.UNA",
+            "CLOSE-WAIT|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND-1|ack=acceptable",
+            "CLOSE-WAIT|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND-1|ack=old",
+            "CLOSING|DATA-ACK|seq=RCV.NXT+RCV.WND-1|ack=SND.UNA",
+            "CLOSING|DATA-ACK|seq=RCV.NXT+RCV.WND-1|ack=acceptable",
+            "CLOSING|DATA-ACK|seq=RCV.NXT+RCV.WND-1|ack=old",
+            "CLOSING|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND-1|ack=SND.UNA",
+            "CLOSING|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND-1|ack=acceptable",
+            "CLOSING|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND-1|ack=old",
+        ]),
+    "fin-after-fin": (
+        "CLOSE-WAIT, CLOSING, LAST-ACK: a FIN at RCV.NXT, after the peer's own FIN, is ignored without an ACK "
+        "(tcp_rcv_state_process, seventh step: a segment at or above RCV.NXT is not queued); the simulator ACKs "
+        "it",
+        [
+            "CLOSE-WAIT|FIN-ACK|seq=RCV.NXT|ack=SND.UNA",
+            "CLOSE-WAIT|FIN-ACK|seq=RCV.NXT|ack=acceptable",
+            "CLOSE-WAIT|FIN-ACK|seq=RCV.NXT|ack=old",
+            "CLOSING|FIN-ACK|seq=RCV.NXT|ack=acceptable",
+            "LAST-ACK|FIN-ACK|seq=RCV.NXT|ack=SND.UNA",
+            "LAST-ACK|FIN-ACK|seq=RCV.NXT|ack=old",
+        ]),
+}
+
+
+def _cause(cid: str) -> str | None:
+    for cause, (_, ids) in DIFFERENCES.items():
+        if cid in ids:
+            return cause
+    return None
+
+
+# --------------------------------------------------------------------------- the file
+
+def test_header():
+    for key in HEADER:
+        assert FACT.get(key) not in (None, "", {}), key
+    assert FACT["fact"] == "conformance"
+    assert FACT["hz"]["config_hz"] == 250
+    assert {"tcp_invalid_ratelimit", "tcp_challenge_ack_limit", "tcp_timestamps"} <= set(FACT["sysctl"])
+    assert set(FACT["states"]) == set(tc.STATES)
+    assert FACT["counts"]["cells"] == len(FACT["cells"]) and not FACT["counts"]["failed"]
+    assert FACT["sniffer"]["drops"] == 0 and FACT["tcpdump"]["stats"]["dropped by kernel"] == 0
+    assert "conformance.json" in (DATA.parent / "README.md").read_text()
+
+
+def test_every_cell_is_a_matrix_cell_and_parses():
+    for group in ("cells", "cells_shutdown"):
+        for cid, rec in FACT[group].items():
+            assert cid in MATRIX, cid
+            cell = MATRIX[cid]
+            flags, text = tc.KINDS[cell.kind]
+            assert rec["segment"]["flags"] == flags and rec["segment"]["len"] == text, cid
+            assert rec["state"] in rfc.STATES or rec["state"] == "LISTEN", cid
+            assert rec["told"] in (None, rfc.RESET, rfc.REFUSED), cid
+            for r in rec["replies"]:
+                assert set(r["flags"]) <= set("SFRPA") and r["flags"], cid
+                assert (isinstance(r["seq"], int) or (r["seq"] == "ISS" and cell.state == "LISTEN")
+                        or (r["seq"] == "0" and "R" in r["flags"])), cid
+                assert (r["ack"] is None) == ("A" not in r["flags"]), cid
+                assert r["len"] >= 0 and 0 <= r["ms"] <= FACT["reply_window_ms"], cid
+            if cell.state not in ("CLOSED", "LISTEN"):
+                t = rec["tcb"]
+                assert 0 < t["rcv_wnd"] <= 65535, cid
+                # the cell's segment sits where the cell says, with the kernel's own numbers
+                if not cell.seq.startswith("any:"):
+                    assert rec["segment"]["seq"] == tc.SEQ_POS[cell.seq](t["rcv_nxt"], t["rcv_wnd"]), cid
+                if cell.ack is not None:
+                    want = tc.ACK_POS[cell.ack](t["snd_una"], t["snd_nxt"])
+                    assert rec["segment"]["ack"] == _rel(want, 0), cid
+
+
+def test_every_matrix_cell_is_recorded():
+    """The recording covers the whole matrix (the shutdown variant only the states it is for)."""
+    assert set(FACT["cells"]) == set(MATRIX)
+    assert {MATRIX[c].state for c in FACT["cells_shutdown"]} == {"FIN-WAIT-1", "FIN-WAIT-2", "CLOSING", "LAST-ACK"}
+
+
+def test_every_cause_names_cells():
+    seen: set[str] = set()
+    for cause, (why, ids) in DIFFERENCES.items():
+        assert ids and why, cause
+        assert not seen & set(ids), f"{cause}: cells listed under two causes"
+        seen |= set(ids)
+
+
+# --------------------------------------------------------------------------- the simulator against the kernel
+
+@pytest.fixture(scope="module")
+def told():
+    """Every (host, notice kind) the simulator tells an application (Host.tell, patched for the module)."""
+    log: list = []
+    real = Host.tell
+
+    def tell(self, now, tcb, kind, detail=""):
+        log.append((self.name, kind))
+        return real(self, now, tcb, kind, detail)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Host, "tell", tell)
+        yield log
+
+
+def _param(cid: str):
+    cause = _cause(cid)
+    marks = [pytest.mark.xfail(strict=True, reason=f"simulator: {cause}")] if cause else []
+    return pytest.param(cid, id=cid, marks=marks)
+
+
+@pytest.mark.parametrize("cid", [_param(c) for c in FACT["cells"]])
+def test_simulator_does_what_the_kernel_did(cid, told):
+    rec = FACT["cells"][cid]
+    kernel, sim = kernel_seen(rec), sim_seen(MATRIX[cid], told)
+    assert sim == kernel, f"{cid}\nkernel:    {kernel.describe()}\nsimulator: {sim.describe()}"
+
+
+# --------------------------------------------------------------------------- the summary
+
+def _abstract(seen: tc.Seen) -> str:
+    reply = "+".join(r.ctl for r in seen.replies) or "nothing"
+    return f"{reply} -> {seen.state}" + (f" ({seen.told})" if seen.told else "")
+
+
+def _where(cells) -> str:
+    return ", ".join(sorted(c.seq + ("" if c.ack is None else f"/{c.ack}") for c in cells))
+
+
+def summary() -> str:
+    log: list = []
+    real = Host.tell
+
+    def tell(self, now, tcb, kind, detail=""):
+        log.append((self.name, kind))
+        return real(self, now, tcb, kind, detail)
+
+    Host.tell = tell      # type: ignore[method-assign]
+    try:
+        sims = {cid: sim_seen(MATRIX[cid], log) for cid in FACT["cells"]}
+    finally:
+        Host.tell = real  # type: ignore[method-assign]
+    kern = {cid: kernel_seen(rec) for cid, rec in FACT["cells"].items()}
+    differ = [cid for cid in kern if sims[cid] != kern[cid]]
+    lines = [f"{len(kern)} cells recorded; the simulator's linux profile agrees with the kernel in "
+             f"{len(kern) - len(differ)}, differs in {len(differ)}"]
+    by_cause: dict[str, list[str]] = defaultdict(list)
+    for cid in differ:
+        by_cause[_cause(cid) or "(no cause listed)"].append(cid)
+    for cause, ids in by_cause.items():
+        lines.append(f"  {len(ids):4d}  {cause}")
+    stale = [cid for cid in kern if _cause(cid) and sims[cid] == kern[cid]]
+    if stale:
+        lines.append(f"  listed but agreeing: {len(stale)}")
+    lines.append("")
+    lines.append("Kernel against simulator, by state x kind:")
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for cid in differ:
+        groups[(MATRIX[cid].state, MATRIX[cid].kind)].append(cid)
+    for (state, kind), ids in groups.items():
+        what = Counter((_abstract(kern[c]), _abstract(sims[c])) for c in ids)
+        for (k, s), n in what.most_common():
+            cells = [MATRIX[c] for c in ids if (_abstract(kern[c]), _abstract(sims[c])) == (k, s)]
+            lines.append(f"  {state} x {kind}: {n}x kernel: {k}; simulator: {s}; at {_where(cells)}")
+    lines.append("")
+    off = [cid for cid, rec in FACT["cells"].items() if oracle_match(MATRIX[cid], rec) is None]
+    lines.append(f"Kernel against the RFC 9293 oracle: {len(kern) - len(off)} cells agree, {len(off)} differ")
+    groups = defaultdict(list)
+    for cid in off:
+        groups[(MATRIX[cid].state, MATRIX[cid].kind)].append(cid)
+    for (state, kind), ids in groups.items():
+        what = Counter((_abstract(kern[c]), oracle(MATRIX[c], FACT["cells"][c]).primary.describe()) for c in ids)
+        total = sum(1 for c in FACT["cells"] if (MATRIX[c].state, MATRIX[c].kind) == (state, kind))
+        lines.append(f"  {state} x {kind}: {len(ids)} of {total}")
+        for (k, o), n in what.most_common():
+            cells = [MATRIX[c] for c in ids
+                     if (_abstract(kern[c]), oracle(MATRIX[c], FACT["cells"][c]).primary.describe()) == (k, o)]
+            lines.append(f"      {n:2d}x kernel: {k:45s} RFC: {o}   at {_where(cells)}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(summary())
