@@ -38,6 +38,7 @@ def _peer_segment(net, conn, event):
     """A segment that makes `conn` (in a synchronized or SYN_RECEIVED state) see `event`."""
     rn, nxt, una = conn.rcv_nxt, conn.snd_nxt, conn.snd_una
     far = seq_add(rn, 1 << 20)
+    far_ack = seg_to(conn, "A", far, una)
     return {
         E.RCV_UNACCEPTABLE: seg_to(conn, "A", far, una),
         E.RCV_RST_IGNORED: seg_to(conn, "R", far),
@@ -59,6 +60,11 @@ def _peer_segment(net, conn, event):
         E.RCV_ACK_UNSENT: seg_to(conn, "A", rn, nxt + 1000),
         E.RCV_ACK_TOO_OLD: seg_to(conn, "A", rn, una - net.profile.window - 1),
         E.RCV_SYN_PASSIVE: seg_to(conn, "S", rn + 7),
+        E.RCV_SYN_SIMULTANEOUS: seg_to(conn, "S", conn.irs),          # the peer's SYN again
+        E.RCV_DATA_AFTER_FIN: seg_to(conn, "PA", rn - 1, una, 10),     # text reaching past the peer's FIN
+        E.RCV_TW_BARE_ACK: seg_to(conn, "A", rn, una),
+        E.RCV_TW_OTHER: seg_to(conn, "A", rn + 5, una) if conn.state is S.TIME_WAIT else far_ack,
+        E.RCV_TW_SYN: seg_to(conn, "S", rn + 7),
     }[event]
 
 
@@ -72,7 +78,7 @@ def stimulate(rule):
         over["rfc1337"] = True
     if ev in (E.RCV_RST_IN_WINDOW_793, E.RCV_SYN_793):    # the "no RFC 5961" what-if
         over["rfc5961"] = False
-    if st is S.SYN_RECEIVED and ev is E.RCV_RST:
+    if st is S.SYN_RECEIVED and ev in (E.RCV_RST, E.RCV_SYN_SIMULTANEOUS):
         passive = False
 
     if st is S.CLOSED:
@@ -303,3 +309,16 @@ def test_retransmitted_syn_in_syn_received(profile):
         assert (seg.flags, seg.seq, seg.ack) == ("A", conn.snd_nxt, conn.rcv_nxt)
     else:
         assert (seg.flags, seg.seq, seg.ack) == ("SA", conn.iss, conn.rcv_nxt)
+
+
+@pytest.mark.parametrize("offset, answered", [(0, False), (5, True)])
+def test_linux_time_wait_starts_again_on_any_acking_segment(offset, answered):
+    """Linux tcp_timewait_state_process: "In window segment, it may be only reset or
+    bare ack" -> inet_twsk_reschedule(tw, TCP_TIMEWAIT_LEN); any other segment with an
+    ACK is ACKed and reschedules too ("if (paws_reject || th->ack)")."""
+    net, conn = reach(S.TIME_WAIT, "linux")
+    net.now += 10_000_000
+    out = net.inject("a", seg_to(conn, "A", conn.rcv_nxt + offset, conn.snd_una))
+    assert conn.state is S.TIME_WAIT
+    assert conn.timers.time_wait == net.now + conn.host.clock.time_wait
+    assert [(s.flags, s.seq, s.ack) for s, _ in out] == ([("A", conn.snd_nxt, conn.rcv_nxt)] if answered else [])

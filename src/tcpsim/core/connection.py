@@ -49,6 +49,8 @@ KEEPALIVE_STATES = frozenset({S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_2})
 #: Linux tcp_timewait_state_process: the new incarnation's ISN is tw_snd_nxt + 65535 + 2.
 TW_ISN_STEP = 65537
 
+#: TCP_TIMEOUT_MIN: two jiffies, 8 ms at CONFIG_HZ=250 (include/net/tcp.h).
+TCP_TIMEOUT_MIN = 8_000
 #: TCP_MSS_DEFAULT: Linux's first guess at the peer's segment size (tcp_initialize_rcv_mss).
 RCV_MSS_DEFAULT = 536
 
@@ -198,6 +200,14 @@ class Connection(Tcb):
                     else:                          # tcp_fin(): inet_csk_enter_pingpong_mode
                         self.pingpong = True
                     self.ack_sched = True          # decided once the segment is processed
+            case Send.TW_ACK:
+                assert seg is not None, "a timewait ACK answers a segment"
+                if self.state is S.TIME_WAIT:
+                    self.timers.arm("time_wait", now + self.host.clock.time_wait)
+                if (seg.seg_len and not seg.syn) or self._oow_ok(now):
+                    self._emit("A", self.snd_nxt, now)
+            case Send.RESTART_2MSL:
+                self.timers.arm("time_wait", now + self.host.clock.time_wait)
             case Send.ACK_RESTART_2MSL:
                 # RFC 9293 §3.10.7.4: acknowledge it and restart the 2 MSL timeout.
                 self.ack_due = True
@@ -498,6 +508,10 @@ class Connection(Tcb):
         if seg.ack is not None:
             if not (seq_lt(self.iss, seg.ack) and seq_le(seg.ack, self.snd_nxt)):
                 self._fire(E.RCV_RST_IGNORED if seg.rst else E.RCV_BAD_ACK, now, seg)
+                if self.host.profile.linux_input and not self.recovery.retries and self.state is S.SYN_SENT:
+                    # tcp_rcv_synsent_state_process: "Previous FIN/ACK or RST/ACK might be ignored":
+                    # the SYN goes again after TCP_TIMEOUT_MIN, not after the full RTO
+                    self.timers.arm("rtx", now + TCP_TIMEOUT_MIN)
                 return
             ack_ok = True
         if seg.rst:
@@ -521,9 +535,17 @@ class Connection(Tcb):
             self._fire(E.RCV_SYN, now, seg)
 
     def _acceptable(self, seq: int, seglen: int) -> bool:
-        """The four cases of RFC 9293 §3.10.7.4's acceptability test."""
+        """The four cases of RFC 9293 §3.10.7.4's acceptability test; Linux's
+        tcp_sequence() instead: not beginning after RCV.NXT+RCV.WND, not ending
+        before RCV.NXT (so both edges are one wider)."""
         wnd = self.host.profile.window
         rn = self.rcv_nxt
+        if self.host.profile.linux_input and self.state is not S.TIME_WAIT:
+            top, end = seq_add(rn, wnd), seq_add(seq, seglen)
+            if self.state is S.SYN_RECEIVED and self.listener is not None:
+                # a request sock: tcp_check_req -> tcp_in_window (a zero-length segment may sit at the right edge)
+                return seq == rn or (seq_lt(rn, end) and seq_lt(seq, top)) or (seq == top and seglen == 0)
+            return seq_le(rn, end) and seq_le(seq, top)
         if seglen == 0:
             return seq == rn if wnd == 0 else (seq_le(rn, seq) and seq_lt(seq, seq_add(rn, wnd)))
         if wnd == 0:
@@ -541,6 +563,11 @@ class Connection(Tcb):
             self._fire(E.RCV_SYN_NEW_INCARNATION, now, seg)
             self.host.reopen(seg, now, isn)
             return
+        profile = self.host.profile
+        if profile.linux_input and profile.rfc5961 and (self.state is S.TIME_WAIT
+                                                         or (self.state is S.FIN_WAIT_2 and self.orphaned)):
+            self._rcv_timewait(seg, now)
+            return
         seq, syn = seg.seq, seg.syn
         if syn and seq == self.irs:
             # In SYN_RECEIVED, the SYN,ACK of a simultaneous open (RFC 9293 Figure 7):
@@ -548,12 +575,21 @@ class Connection(Tcb):
             # retransmission of the peer's SYN (or SYN,ACK), whose sequence number
             # we have already received; a SYN that carries a FIN or data goes
             # through the checks below like any segment.
+            simultaneous = self.state is S.SYN_RECEIVED and self.listener is None
             if self._simultaneous_open_ack(seg):
                 syn, seq = False, seq_add(seq, 1)
+                if self.host.profile.linux_input:
+                    self.ack_due = True          # its SYN is old news to tcp_data_queue: a duplicate ACK
             elif not (seg.fin or seg.len):
-                self._fire(E.RCV_SYN, now, seg)
+                linux_sim = simultaneous and self.host.profile.linux_input
+                self._fire(E.RCV_SYN_SIMULTANEOUS if linux_sim else E.RCV_SYN, now, seg)
                 return
         seglen = seg.len + (1 if syn else 0) + (1 if seg.fin else 0)
+        request_sock = self.state is S.SYN_RECEIVED and self.listener is not None
+        if self.host.profile.linux_input and seg.ack is None and not (seg.rst or syn) and not request_sock:
+            # tcp_rcv_state_process / tcp_rcv_established: "if (!th->ack && !th->rst && !th->syn)" drop
+            self._fire(E.RCV_NO_ACK, now, seg)
+            return
         if not self._first_check(seg, seq, seglen, now):
             return
         if seg.tsval is not None and seq_le(seq, self.rcv_nxt):
@@ -570,7 +606,8 @@ class Connection(Tcb):
                     self.host.tell(now, self, NoticeKind.RESET)
                 return
             passive = self.state is S.SYN_RECEIVED and self.listener is not None
-            self._fire(E.RCV_SYN_PASSIVE if passive else E.RCV_SYN, now, seg)
+            linux_sim = self.state is S.SYN_RECEIVED and not passive and self.host.profile.linux_input
+            self._fire(E.RCV_SYN_PASSIVE if passive else E.RCV_SYN_SIMULTANEOUS if linux_sim else E.RCV_SYN, now, seg)
             return
         if seg.ack is None:                      # fifth check
             self._fire(E.RCV_NO_ACK, now, seg)
@@ -579,6 +616,46 @@ class Connection(Tcb):
             return
         self.last_rcv, self.probes_out = now, 0          # tcp_ack: the peer is alive
         self._text_and_fin(seg, seq, now)
+
+    def _rcv_timewait(self, seg: Segment, now: int) -> None:
+        """Linux's timewait socket (tcp_timewait_state_process): TIME_WAIT, and
+        FIN_WAIT_2 after close() (substate TCP_FIN_WAIT2).  SEG.ACK is never
+        looked at; the window test is tcp_in_window()."""
+        seq, rn = seg.seq, self.rcv_nxt
+        end = seq_add(seq, seg.seg_len)
+        if self.state is S.FIN_WAIT_2:
+            top = seq_add(rn, self.host.profile.window)
+            inside = seq == rn or (seq_lt(rn, end) and seq_lt(seq, top)) or (seq == top and seq == end)
+            if not inside:
+                self._fire(E.RCV_TW_OTHER, now, seg)
+            elif seg.rst:
+                self._fire(E.RCV_RST, now, seg)               # killed; the application closed: nobody told
+            elif seg.syn and seq_le(rn, seq):
+                self._fire(E.RCV_TW_SYN, now, seg)
+            elif seg.ack is None or seq_le(end, rn) or end == seq:
+                pass                                          # a duplicate: TCP_TW_SUCCESS, nothing sent
+            elif not seg.fin or end != seq_add(rn, 1):
+                self._fire(E.RCV_DATA_AFTER_CLOSE, now, seg)  # new data after close(): TCP_TW_RST
+            else:                                             # the FIN: true TIME_WAIT
+                self.peer_fin = True
+                self.rcv_nxt = end
+                self._fire(E.RCV_FIN, now, seg)
+            return
+        if seq == rn and (end == seq or seg.rst):
+            if not seg.rst:
+                self._fire(E.RCV_TW_BARE_ACK, now, seg)
+            elif self.host.profile.rfc1337:
+                self._fire(E.RCV_RST_RFC1337, now, seg)
+            else:
+                self._fire(E.RCV_RST, now, seg)               # TIME-WAIT assassination
+        elif seg.rst:
+            self._fire(E.RCV_RST_IGNORED, now, seg)
+        elif seg.fin and end == rn:
+            self._fire(E.RCV_FIN, now, seg)                   # the peer's FIN again: ACK, restart 2MSL
+        elif seg.ack is None:
+            self._fire(E.RCV_UNACCEPTABLE, now, seg)          # ACKed, TIME_WAIT not restarted
+        else:
+            self._fire(E.RCV_TW_OTHER, now, seg)
 
     def _new_incarnation(self, seg: Segment) -> bool:
         """Linux tcp_timewait_state_process: a bare SYN that PAWS does not reject, with a
@@ -604,7 +681,11 @@ class Connection(Tcb):
         """First check, the sequence number: False if the segment was dealt with here."""
         if self._acceptable(seq, seglen):
             return True
-        if seg.rst:
+        if (seg.rst and self.host.profile.linux_input and self.state in (S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK)
+                and seq == seq_add(self.rcv_nxt, -1)):
+            # tcp_reset_check: after the peer's FIN, an RST carrying the FIN's number is exact
+            self._second_check(seg, self.rcv_nxt, now)
+        elif seg.rst:
             self._fire(E.RCV_RST_IGNORED, now, seg)
         elif seg.fin and seq_add(seq, seglen) == self.rcv_nxt and self.state in PEER_FIN_SEEN:
             self._fire(E.RCV_FIN, now)          # a retransmitted FIN: ACK it again
@@ -626,9 +707,14 @@ class Connection(Tcb):
             exact = seq == self.rcv_nxt
             self._fire(E.RCV_RST_PASSIVE if passive else E.RCV_RST if exact else E.RCV_RST_IN_WINDOW_793, now, seg)
             # In CLOSING, LAST_ACK and TIME_WAIT the user has closed already: "enter the
-            # CLOSED state, delete the TCB, and return" (RFC 9293 §3.10.7.4), nobody is told.
-            if st not in (S.CLOSING, S.LAST_ACK, S.TIME_WAIT) and not passive:
-                self.host.tell(now, self, NoticeKind.REFUSED if st is S.SYN_RECEIVED else NoticeKind.RESET)
+            # CLOSED state, delete the TCB, and return" (RFC 9293 §3.10.7.4), nobody is told;
+            # in Linux nobody either after close() (an orphaned socket).
+            linux = profile.linux_input
+            if st not in (S.CLOSING, S.LAST_ACK, S.TIME_WAIT) and not passive and not (linux and self.orphaned):
+                # RFC 9293: "connection refused" in an active SYN-RECEIVED; Linux's tcp_reset()
+                # says ECONNREFUSED only in SYN_SENT
+                refused = st is S.SYN_RECEIVED and not linux
+                self.host.tell(now, self, NoticeKind.REFUSED if refused else NoticeKind.RESET)
 
     def _fifth_check(self, seg: Segment, now: int) -> bool:
         """Fifth check, the ACK field: False if the segment was dealt with here."""
@@ -671,16 +757,39 @@ class Connection(Tcb):
         fin_here = seg.fin and seq == self.rcv_nxt
         if fin_acked:
             st = self.state
+            if st is S.CLOSING and self.host.profile.linux_input:
+                self._fire(E.RCV_ACK_OF_FIN, now, seg)     # tcp_time_wait(); "goto consume": nothing more
+                return
             if (st is S.FIN_WAIT_1 and (not fin_here or self.host.profile.fin_wait_1_via_2)) or st is S.CLOSING:
                 self._fire(E.RCV_ACK_OF_FIN, now, seg)
             elif st is S.LAST_ACK:
                 self._fire(E.RCV_ACK_OF_FIN, now, seg)
                 return
         st = self.state
+        profile = self.host.profile
+        if (profile.linux_input and profile.abort_on_data_after_close and self.orphaned
+                and st in (S.FIN_WAIT_1, S.FIN_WAIT_2) and (data or seg.fin)
+                and seq_lt(self.rcv_nxt, seq_add(seq, data))):
+            # tcp_rcv_state_process, FIN_WAIT1/2 after close(): data (or a FIN) beyond RCV.NXT,
+            # in order or not, resets ("RFC 1122 says we MUST send a reset"); nobody is told
+            self._fire(E.RCV_DATA_AFTER_CLOSE, now, seg)
+            return
+        if (profile.linux_input and st in PEER_FIN_SEEN and st is not S.TIME_WAIT and seq_lt(seq, self.rcv_nxt)
+                and seq_lt(self.rcv_nxt, seq_add(seq, data))):
+            # tcp_rcv_state_process, CLOSE_WAIT/CLOSING/LAST_ACK: text reaching past the peer's
+            # FIN (RCV_SHUTDOWN) resets the connection, as in FIN_WAIT after close()
+            self._fire(E.RCV_DATA_AFTER_FIN, now, seg)
+            if st is S.CLOSE_WAIT:
+                self.host.tell(now, self, NoticeKind.RESET)
+            return
         if (data or seg.fin) and seq != self.rcv_nxt:
             if seq_lt(seq, self.rcv_nxt):          # overlaps what we have: keep the new part
                 data = max(data - (self.rcv_nxt - seq) % MOD, 0)
-                fin_here = seg.fin
+                fin_here = seg.fin and seq_le(self.rcv_nxt, seq_add(seq, seg.len))
+                if not data and not fin_here:      # all of it seen before (Linux's window lets it in)
+                    again = seg.fin and seq_add(seq, seg.len + 1) == self.rcv_nxt and st in PEER_FIN_SEEN
+                    self._fire(E.RCV_FIN if again else E.RCV_UNACCEPTABLE, now, seg)
+                    return
             elif st in RECEIVING:
                 self._fire(E.RCV_OUT_OF_ORDER, now, seg)
                 return
@@ -695,6 +804,8 @@ class Connection(Tcb):
             if not self.orphaned:            # after close() nobody reads
                 self.host.tell(now, self, NoticeKind.DATA, str(data))
         # eighth step: FIN
+        if fin_here and self.peer_fin and self.host.profile.linux_input:
+            return                           # tcp_rcv_state_process: nothing at RCV.NXT is taken any more
         if fin_here and self.peer_fin and not data and self.state is not S.CLOSING:
             # A FIN again at RCV.NXT, after the peer's FIN: "advance RCV.NXT over the
             # FIN, and send an acknowledgment for the FIN" and remain (RFC 9293 §3.10.7.4;

@@ -72,6 +72,14 @@ class Profile:
     #: Out-of-window ACKs (dup SYN in SYN_RECEIVED, ...) at most once per this
     #: many seconds: net.ipv4.tcp_invalid_ratelimit (500 ms).
     invalid_ratelimit: float = 0.5
+    #: Linux's input checks where they differ from RFC 9293's steps (recorded on
+    #: 6.18, tests/data/linux/conformance.json): the window test of tcp_sequence()
+    #: (a segment may begin at RCV.NXT+RCV.WND, and may end at RCV.NXT);
+    #: tcp_reset_check() (an RST at RCV.NXT-1 after the peer's FIN is exact); a
+    #: segment with none of ACK, RST, SYN is dropped unanswered; a FIN after the
+    #: peer's FIN is ignored; an RST in a simultaneous open is ECONNRESET; nobody
+    #: hears of a reset after close().
+    linux_input: bool = True
     #: RFC 5961's defences (an RST or SYN must hit RCV.NXT exactly, else a
     #: challenge ACK; the ACK-age check).  RFC 9293 makes them optional
     #: (MAY-12); Linux has them since 3.6.  False: RFC 793's rules, which a
@@ -142,6 +150,7 @@ LINUX_NAME: dict[str, str] = {
     "keepalive_intvl": "net.ipv4.tcp_keepalive_intvl (TCP_KEEPINTVL)",
     "keepalive_probes": "net.ipv4.tcp_keepalive_probes (TCP_KEEPCNT)",
     "invalid_ratelimit": "net.ipv4.tcp_invalid_ratelimit",
+    "linux_input": "tcp_sequence(), tcp_reset_check(), tcp_rcv_state_process(), tcp_reset()",
     "rfc5961": "tcp_validate_incoming(), tcp_send_challenge_ack() (Linux 3.6 and later)",
     "rfc1337": "net.ipv4.tcp_rfc1337",
     "time_wait_challenge_ack": "tcp_timewait_state_process() (Linux: none)",
@@ -165,7 +174,7 @@ PROFILES: dict[str, Profile] = {
         syn_retries=7,  # RFC 9293 §3.8.3 (MUST-23): retry a SYN for at least 3 minutes
         synack_retries=5, retries2=15, orphan_retries=15, delayed_ack=0.0, ato_min=0.0, timestamps=False, push=False,
         fin_wait_1_via_2=False, rst_ack_on_abort=False, syn_linear_timeouts=0, retry_budget_in_time=False,
-        time_wait_challenge_ack=True, synq_pruning=False,
+        time_wait_challenge_ack=True, synq_pruning=False, linux_input=False,
         rfc1337=False, abort_on_data_after_close=False, fin_timeout=None,
     ),
 }

@@ -52,6 +52,7 @@ class Event(Enum):
     RCV_BAD_ACK = "rcv unacceptable ACK"
     RCV_DATA = "rcv data"
     RCV_DATA_AFTER_CLOSE = "rcv data after close"
+    RCV_DATA_AFTER_FIN = "rcv data past the peer's FIN"
     RCV_FIN = "rcv FIN"
     RCV_ACK_OF_FIN = "rcv ACK of FIN"
     RCV_FIN_ACK_OF_FIN = "rcv FIN,ACK of FIN"
@@ -65,7 +66,12 @@ class Event(Enum):
     RCV_ACK_UNSENT = "rcv ACK of unsent data"
     RCV_ACK_TOO_OLD = "rcv ACK older than the window"
     RCV_SYN_PASSIVE = "rcv SYN (passive open)"
+    RCV_SYN_SIMULTANEOUS = "rcv SYN (simultaneous open)"
     RCV_SYN_NEW_INCARNATION = "rcv SYN of a new incarnation"
+    #: Linux's timewait socket (TIME_WAIT, and FIN_WAIT_2 after close()): tcp_timewait_state_process
+    RCV_TW_BARE_ACK = "rcv bare ACK at RCV.NXT (timewait socket)"
+    RCV_TW_OTHER = "rcv segment (timewait socket)"
+    RCV_TW_SYN = "rcv SYN in the window (timewait socket)"
     RCV_NO_ACK = "rcv segment without ACK"
     RCV_SYN_DROPPED = "rcv SYN, queue full"
     RCV_SYN_COOKIE = "rcv SYN, SYN queue full"
@@ -132,6 +138,12 @@ class Send(Enum):
     #: ato, hoping to ride on the application's data or FIN (a FIN enters
     #: ping-pong mode: tcp_fin(); __tcp_ack_snd_check, tcp_send_delayed_ack)
     DELAYED_ACK = "delayed ACK"
+    #: a timewait socket's answer: its ACK <SEQ=SND.NXT><ACK=RCV.NXT> (at most one per
+    #: tcp_invalid_ratelimit for a segment that occupies no sequence space), and in
+    #: TIME_WAIT the 2MSL timer restarted (the segment had an ACK: tcp_timewait_state_process)
+    TW_ACK = "timewait ACK"
+    #: restart the 2MSL timer, send nothing
+    RESTART_2MSL = "restart 2MSL"
     #: the ACK of a retransmitted FIN in TIME_WAIT, and the 2MSL timer restarted
     #: (RFC 9293 §3.10.7.4, eighth step)
     ACK_RESTART_2MSL = "ACK, restart 2MSL"
@@ -157,7 +169,7 @@ class Send(Enum):
 _SEND_TEXT = {
     Send.SYN_ACK_AGAIN: "SYN,ACK", Send.SYN_ACK_FOR_SYN: "SYN,ACK", Send.SYN_ACK_COOKIE: "SYN,ACK",
     Send.ACK_NOW: "ACK", Send.DUP_ACK: "ACK", Send.DELAYED_ACK: "ACK", Send.ACK_RESTART_2MSL: "ACK",
-    Send.RST_ABORT: "RST", Send.KEEPALIVE: "ACK",
+    Send.RST_ABORT: "RST", Send.KEEPALIVE: "ACK", Send.TW_ACK: "ACK", Send.RESTART_2MSL: "",
 }
 
 #: The profiles a table is built for (tcpsim.core.profile.PROFILES has one of each).
@@ -283,6 +295,9 @@ _row(S.SYN_RECEIVED, E.RCV_SYN, S.SYN_RECEIVED, X.DUP_ACK, R + "§3.10.7.4 (firs
 # An acceptable (in-window, new) SYN in SYN_RECEIVED from a passive open: RFC 9293's
 # fourth check returns the connection to LISTEN; Linux (tcp_check_req, embryonic_reset)
 # also answers it with an RST.
+_row(S.SYN_RECEIVED, E.RCV_SYN_SIMULTANEOUS, S.SYN_RECEIVED, X.DUP_ACK,
+     "Linux tcp_validate_incoming (RFC 5961 §4: challenge ACK)",
+     "SYN in a simultaneous open's SYN_RECEIVED (a full socket): challenge ACK", profiles=LINUX)
 _row(S.SYN_RECEIVED, E.RCV_SYN_PASSIVE, S.LISTEN, X.NOTHING, R + "§3.10.7.4 (fourth check)",
      "new SYN in the window: back to LISTEN", profiles=RFC)
 _row(S.SYN_RECEIVED, E.RCV_SYN_PASSIVE, S.LISTEN, X.RST, "Linux tcp_check_req (embryonic_reset)",
@@ -338,6 +353,9 @@ for _s in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2):
 for _s in (S.FIN_WAIT_1, S.FIN_WAIT_2):
     _row(_s, E.RCV_DATA_AFTER_CLOSE, S.CLOSED, X.RST, "Linux tcp_rcv_state_process (TCPAbortOnData)",
          "data for a socket the user closed: RST")
+for _s in (S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK):
+    _row(_s, E.RCV_DATA_AFTER_FIN, S.CLOSED, X.RST, "Linux tcp_rcv_state_process (RCV_SHUTDOWN, TCPAbortOnData)",
+         "text past the peer's FIN: RST", profiles=LINUX)
 
 # --- closing ---------------------------------------------------------------------
 # Linux delays the ACK of a FIN hoping to send it on the application's FIN
@@ -377,6 +395,17 @@ for _s, what in ((S.ESTABLISHED, "data"), (S.FIN_WAIT_1, "data"), (S.FIN_WAIT_2,
 # it "if the Timestamp Option is used and meets expectations", RFC 6191).
 _row(S.TIME_WAIT, E.RCV_SYN_NEW_INCARNATION, S.CLOSED, X.NOTHING, "Linux tcp_timewait_state_process (TCP_TW_SYN)",
      "new incarnation: TIME_WAIT ends, the listener takes the SYN", profiles=LINUX)
+# Linux hands TIME_WAIT, and FIN_WAIT_2 after close(), to a timewait mini-socket
+# (tcp_time_wait); tcp_timewait_state_process answers for it, without RFC 9293's steps.
+_TW = "Linux tcp_timewait_state_process"
+_row(S.TIME_WAIT, E.RCV_TW_BARE_ACK, S.TIME_WAIT, X.RESTART_2MSL, _TW + " (inet_twsk_reschedule)",
+     "a bare ACK at RCV.NXT: TIME_WAIT starts again", profiles=LINUX)
+_row(S.TIME_WAIT, E.RCV_TW_OTHER, S.TIME_WAIT, X.TW_ACK, _TW + " (TCP_TW_ACK)",
+     "anything else with an ACK: repeat the last ACK, TIME_WAIT starts again", profiles=LINUX)
+_row(S.FIN_WAIT_2, E.RCV_TW_OTHER, S.FIN_WAIT_2, X.TW_ACK, _TW + " (TCP_FIN_WAIT2, out of the window)",
+     "outside the window: ACK", profiles=LINUX)
+_row(S.FIN_WAIT_2, E.RCV_TW_SYN, S.CLOSED, X.RST, _TW + " (TCP_FIN_WAIT2, TCP_TW_RST)",
+     "a SYN in the window of a closed FIN_WAIT_2: RST", profiles=LINUX)
 _row(S.TIME_WAIT, E.TIMEOUT_2MSL, S.CLOSED, X.NOTHING, R + "§3.10.8", "2MSL over: delete the TCB", figure=True)
 _row(S.FIN_WAIT_2, E.TIMEOUT_FIN_WAIT_2, S.CLOSED, X.NOTHING, "Linux tcp_fin_timeout (not in the RFC)",
      "orphaned FIN_WAIT_2 times out")

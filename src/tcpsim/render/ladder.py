@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from ..core.states import State
-from ..core.table import Event
+from ..core.table import Send
 from ..core.trace import SegmentRecord, StateChange, Trace, trace_events
 from ..core.units import us
 from .figure import (
@@ -527,8 +527,9 @@ def _time_wait_brackets(lay: Layout) -> list[_Bracket]:
         end = t1 if t1 is not None else trace.end
         last = last_sent if last_sent is not None else c.t
         # RFC 9293 §3.10.7.4: a retransmitted FIN re-acknowledged in TIME_WAIT restarts the 2MSL timer
+        # (and in Linux any segment with an ACK that reaches the timewait socket)
         restarts = [x.t for x in trace.loops
-                    if x.endpoint == c.endpoint and x.state is State.TIME_WAIT and x.rule.event is Event.RCV_FIN
+                    if x.endpoint == c.endpoint and x.state is State.TIME_WAIT and x.rule.send in RESTARTS
                     and c.t < x.t < end and x.t <= last]
         start = restarts[-1] if restarts else c.t
         if t1 is not None:
@@ -537,6 +538,10 @@ def _time_wait_brackets(lay: Layout) -> list[_Bracket]:
             label = t("timer.2msl.running", state=State.TIME_WAIT.value)
         out.append(_Bracket(host_of(c.endpoint), c.t, t1 if t1 is not None else max(lay.times), label, restarts))
     return out
+
+
+#: the rows that restart TIME_WAIT's 2MSL timer
+RESTARTS = frozenset({Send.ACK_RESTART_2MSL, Send.RESTART_2MSL, Send.TW_ACK})
 
 
 def _timers(lay: Layout, sheet: _Sheet) -> None:
