@@ -1,9 +1,9 @@
 """The simulator's `linux` profile against a real Linux kernel.
 
-tests/data/linux/*.json were recorded by tools/linux_capture.py: a client and
+src/tcpsim/data/linux/*.json were recorded by tools/linux_capture.py: a client and
 a server on loopback in a fresh network namespace, tcpdump on `lo`, one
 segment lost by an iptables rule in INPUT, and each socket's state changes
-from the `sock:inet_sock_set_state` tracepoint (see tests/data/linux/README.md).
+from the `sock:inet_sock_set_state` tracepoint (see src/tcpsim/data/linux/README.md).
 Here the same exchange runs in the simulator, with a loopback-like delay, and
 must show the same segments (flags, relative seq/ack, length, which one was
 lost) from each side, in each side's order, and the same states.
@@ -16,15 +16,15 @@ ends seconds after the close, long before TIME_WAIT's 60 s are over.
 """
 
 import json
-from pathlib import Path
 
 import pytest
 
 from tcpsim.core.units import secs
+from tcpsim.data import LINUX
 from tcpsim.network import run
 from tcpsim.segment import seq_diff
 
-DATA = Path(__file__).parent / "data" / "linux"
+DATA = LINUX
 CASES = sorted(DATA.glob("close*.json"))
 WINDOW_US = 10_000_000   # the capture's length after the start, roughly
 

@@ -1,8 +1,8 @@
-"""The kernel facts recorded in tests/data/linux/ are self-consistent.
+"""The kernel facts recorded in src/tcpsim/data/linux/ are self-consistent.
 
 tools/linux_capture.py FACT (tw-syn, delack, tw-reuse, syncookie, rst-close,
 keepalive, linger, observe)
-recorded what a real Linux kernel did; tests/data/linux/README.md states the
+recorded what a real Linux kernel did; src/tcpsim/data/linux/README.md states the
 measured numbers. These tests parse the stored JSON, recompute those numbers
 from the captured segments where they can, and check that they are the ones
 the README states. They do not run the simulator (that comparison belongs
@@ -11,11 +11,12 @@ elsewhere) and need no root and no network.
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
-DATA = Path(__file__).parent / "data" / "linux"
+from tcpsim.data import LINUX
+
+DATA = LINUX
 FACTS = ("tw-syn", "delack", "tw-reuse", "syncookie", "rst-close", "keepalive", "linger", "observe")
 MOD = 2**32
 

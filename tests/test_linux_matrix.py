@@ -1,4 +1,4 @@
-"""The Linux column of the conformance matrix: tests/data/linux/conformance.json.
+"""The Linux column of the conformance matrix: src/tcpsim/data/linux/conformance.json.
 
 tools/linux_matrix.py ran every cell of the matrix of test_conformance.py
 against a real kernel socket (a raw-socket peer crafts every segment) and
@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from tcpsim.data import LINUX
+
 if __name__ == "__main__":                      # run as a script: make test_conformance importable
     sys.path.insert(0, str(Path(__file__).parent))
 
@@ -35,7 +37,7 @@ from helpers import Net, S, reach  # noqa: E402
 from tcpsim.core.host import Host  # noqa: E402
 from tcpsim.core.units import us  # noqa: E402
 
-DATA = Path(__file__).parent / "data" / "linux" / "conformance.json"
+DATA = LINUX / "conformance.json"
 FACT = json.loads(DATA.read_text())
 MATRIX = {c.id: c for c in tc.CELLS}
 MOD = 1 << 32

@@ -253,7 +253,7 @@ def _cookie_run(drop, extra_calls=(), overrides=None):
 
 def test_a_syn_cookie_is_checked_against_the_client_isn():
     """Linux cookie_v4_check: the client's ISN is recovered as SEG.SEQ - 1 and must be the
-    one the cookie was made for (recorded on 6.18, tests/data/linux/syncookie.json: an ACK
+    one the cookie was made for (recorded on 6.18, src/tcpsim/data/linux/syncookie.json: an ACK
     at ISN+1+1460 with a valid cookie gets an RST).  Here the handshake's ACK (#3) and the
     first data segment (#4) are lost; the second data segment (#5) must not complete the
     handshake: the listener answers it with an RST, the client's application is told, and
@@ -289,7 +289,7 @@ def _accepted(tr: Trace) -> bool:
 def test_a_syn_cookie_expires():
     """TCP_SYNCOOKIE_PERIOD is 60 s and a cookie is valid for MAX_SYNCOOKIE_AGE (2) of
     those counts: on 6.18 an ACK 30 or 100 s after the SYN was accepted, one 130 s after
-    was answered with an RST (tests/data/linux/syncookie.json)."""
+    was answered with an RST (src/tcpsim/data/linux/syncookie.json)."""
     assert _accepted(_late_ack(30, refresh=True))
     assert _accepted(_late_ack(100, refresh=True))
     late = _late_ack(130, refresh=True)
@@ -318,7 +318,7 @@ TW_SYN = {"name": "tw-syn", "delay": 0.05, "until": 10, "endpoints": {
 
 
 def test_a_new_syn_reopens_the_servers_time_wait_in_linux():
-    """Linux tcp_timewait_state_process -> TCP_TW_SYN (recorded on 6.18, tests/data/linux/
+    """Linux tcp_timewait_state_process -> TCP_TW_SYN (recorded on 6.18, src/tcpsim/data/linux/
     tw-syn.json): a SYN whose sequence number is above RCV.NXT, or whose timestamp is newer,
     ends TIME_WAIT and goes to the listener, which answers at once with a SYN-ACK whose ISN
     is the old connection's SND.NXT + 65537."""

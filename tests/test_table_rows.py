@@ -227,7 +227,7 @@ def test_row(rule, fired):
         assert tcb.state is rule.next
     if rule.send is Send.DELAYED_ACK and rule.event is E.RCV_DATA:
         # The first data starts quick-ACK mode: ACKed at once (tcp_event_data_recv;
-        # tests/data/linux/delack.json: 100 bytes ACKed after 4-10 µs).
+        # src/tcpsim/data/linux/delack.json: 100 bytes ACKed after 4-10 µs).
         assert tcb.quick == net_quickacks(tcb) - 1 and tcb.timers.delack is None
     elif rule.send is Send.DELAYED_ACK:
         # Held back (Linux tcp_fin(): pingpong), then sent when the delayed-ACK timer fires.

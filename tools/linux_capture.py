@@ -14,7 +14,7 @@ sender does not know).  The script records
   ``sock:inet_sock_set_state`` (or, if tracefs cannot be used, states sampled
   by polling ``ss``; the JSON then says ``"states_method": "ss-polling"``),
 
-and writes one JSON file per case (see ``tests/data/linux/README.md``).
+and writes one JSON file per case (see ``src/tcpsim/data/linux/README.md``).
 
 Usage (as root)::
 
@@ -23,7 +23,7 @@ Usage (as root)::
 
 where FACT is one of tw-syn, delack, tw-reuse, syncookie, rst-close, keepalive,
 linger, observe (single experiments on kernel behaviour, each writing
-tests/data/linux/FACT.json), or
+src/tcpsim/data/linux/FACT.json), or
 ``facts`` for all of them at once (each in its own namespace, in parallel).
 
 Only the Python 3.11 standard library is used; tcpdump, iptables, ip, ss,
@@ -57,7 +57,7 @@ TRACEFS_CANDIDATES = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 TRACE_EVENT = "events/sock/inet_sock_set_state"
 
 DEFAULT_OUT = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "data", "linux"
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src", "tcpsim", "data", "linux"
 )
 
 # Expected loss-free exchanges.  Each entry: (sender, flags).  A lossy case
@@ -1026,7 +1026,7 @@ def run_case(name: str, case: dict) -> dict:
 #
 # Each runs in its own fresh network namespace (`unshare -n`; tw-reuse adds a
 # second one joined by a veth pair, 10.200.0.1/24 <-> 10.200.0.2/24, which
-# exists only inside these two namespaces) and writes tests/data/linux/<name>.json
+# exists only inside these two namespaces) and writes src/tcpsim/data/linux/<name>.json
 # (see the README there).  No traffic leaves the namespaces.
 
 FACT_SYSCTLS = SYSCTLS + [
@@ -3381,7 +3381,7 @@ def facts_main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="linux_capture.py FACT",
                                  description="Record one kernel fact (or all: 'facts') in a fresh network namespace.")
     ap.add_argument("fact", choices=list(FACTS) + ["facts"])
-    ap.add_argument("--out", default=DEFAULT_OUT, help="output directory (default: tests/data/linux)")
+    ap.add_argument("--out", default=DEFAULT_OUT, help="output directory (default: src/tcpsim/data/linux)")
     ap.add_argument("--fact-inner", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.fact_inner:
@@ -3427,7 +3427,7 @@ def main(argv: list[str] | None = None) -> int:
         return facts_main(argv)
     cases = build_cases()
     ap = argparse.ArgumentParser(description="Record Linux TCP behaviour on loopback (run as root).")
-    ap.add_argument("--out", default=DEFAULT_OUT, help="output directory (default: tests/data/linux)")
+    ap.add_argument("--out", default=DEFAULT_OUT, help="output directory (default: src/tcpsim/data/linux)")
     ap.add_argument("--case", action="append", help="case name (repeatable; default: all)")
     ap.add_argument("--list", action="store_true", help="list the case names and exit")
     ap.add_argument("--inner", help=argparse.SUPPRESS)

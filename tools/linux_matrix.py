@@ -25,7 +25,7 @@ the same) against a real kernel socket:
 One fresh kernel port and one fresh peer port per cell; the cells run in
 parallel threads (WORKERS).  Everything happens inside a network namespace of
 its own (`unshare -n`, only lo), so the iptables rule and the sysctls end with
-the run.  Output: tests/data/linux/conformance.json (see the README there).
+the run.  Output: src/tcpsim/data/linux/conformance.json (see the README there).
 
 Usage (as root, with the project's Python: the cells come from tests/)::
 
@@ -73,7 +73,7 @@ MOD = 1 << 32
 SOL_PACKET, PACKET_STATISTICS = 263, 6
 SO_TIMESTAMPNS = 35
 ETH_P_ALL = 0x0003
-DEFAULT_OUT = HERE.parent / "tests" / "data" / "linux" / "conformance.json"
+DEFAULT_OUT = HERE.parent / "src" / "tcpsim" / "data" / "linux" / "conformance.json"
 
 SS_STATE = {"ESTAB": "ESTABLISHED", "SYN-SENT": "SYN-SENT", "SYN-RECV": "SYN-RECEIVED", "FIN-WAIT-1": "FIN-WAIT-1",
             "FIN-WAIT-2": "FIN-WAIT-2", "TIME-WAIT": "TIME-WAIT", "CLOSE-WAIT": "CLOSE-WAIT", "LAST-ACK": "LAST-ACK",

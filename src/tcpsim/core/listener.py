@@ -4,7 +4,7 @@ A SYN creates a child `Connection` (the RFC's LISTEN TCB going to
 SYN_RECEIVED) which waits in the SYN queue until the final ACK arrives; it
 then moves to the accept queue until the application calls accept().  Both
 queues hold `backlog + 1` connections, as a 6.18 kernel showed
-(tests/data/linux/queues.json): inet_csk_reqsk_queue_is_full and
+(src/tcpsim/data/linux/queues.json): inet_csk_reqsk_queue_is_full and
 sk_acceptq_is_full both test `>` (the SYN queue's test was `>=` before Linux
 6.13).  A SYN is dropped when either queue is full (without SYN cookies).
 """
@@ -33,7 +33,7 @@ E = Event
 #: Linux's SYN-cookie counter ticks every TCP_SYNCOOKIE_PERIOD, 60 s (include/net/tcp.h;
 #: tcp_cookie_time); a cookie is valid while the counter has moved on by less than
 #: MAX_SYNCOOKIE_AGE, 2 (check_tcp_syn_cookie) -- 60 to 120 s, as 6.18 showed
-#: (tests/data/linux/syncookie.json).
+#: (src/tcpsim/data/linux/syncookie.json).
 COOKIE_PERIOD = 60 * US
 MAX_COOKIE_AGE = 2
 #: TCP_SYNCOOKIE_VALID: cookies are taken only this long after the listener's last
@@ -108,7 +108,7 @@ class Listener(Tcb):
         than half of max(8, backlog) full and fewer than half of its entries
         are "young" (never timed out), old entries get fewer retries, down to
         2 -- so a SYN flood's entries die after about 7 s, not 63 s
-        (tests/data/linux/prune.json)."""
+        (src/tcpsim/data/linux/prune.json)."""
         limit = self.host.profile.synack_retries
         qlen = len(self.synq)
         if self.host.profile.synq_pruning and 2 * qlen > max(8, self.backlog):

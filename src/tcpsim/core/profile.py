@@ -73,7 +73,7 @@ class Profile:
     #: many seconds: net.ipv4.tcp_invalid_ratelimit (500 ms).
     invalid_ratelimit: float = 0.5
     #: Linux's input checks where they differ from RFC 9293's steps (recorded on
-    #: 6.18, tests/data/linux/conformance.json): the window test of tcp_sequence()
+    #: 6.18, src/tcpsim/data/linux/conformance.json): the window test of tcp_sequence()
     #: (a segment may begin at RCV.NXT+RCV.WND, and may end at RCV.NXT);
     #: tcp_reset_check() (an RST at RCV.NXT-1 after the peer's FIN is exact); a
     #: segment with none of ACK, RST, SYN is dropped unanswered; a FIN after the
