@@ -3,7 +3,7 @@
 Each cell drives host "a" into a state through a real exchange (helpers.reach),
 hands it one crafted segment from its peer and compares what it sent, the
 state it went to and what its application was told ("connection reset" or
-"connection refused") with the independent oracle in conformance/rfc9293.py,
+"connection refused") with the independent oracle in tcpsim/oracle/rfc9293.py,
 which is written from the RFC's text and cites the clause of every rule.
 
 Cells: state x kind of segment x where SEG.SEQ falls in the receive window x
@@ -35,7 +35,7 @@ import pytest
 if __name__ == "__main__":                      # run as a script: make helpers importable
     sys.path.insert(0, str(Path(__file__).parent))
 
-from conformance import rfc9293 as rfc  # noqa: E402
+from tcpsim.oracle import rfc9293 as rfc  # noqa: E402
 from helpers import Net, S, reach, seg_to  # noqa: E402
 from tcpsim.core.host import Host  # noqa: E402
 from tcpsim.core.records import NoticeKind  # noqa: E402

@@ -14,7 +14,8 @@ from tcpsim.book.text import TEXT, html, page_script, page_text, t
 from tcpsim.widgets import DropPanel
 
 BOOK_LAYER = Path(text.__file__).resolve().parent
-SCRIPT = (BOOK_LAYER / "static" / "tcpsim-panels.js").read_text(encoding="utf-8")
+SCRIPT = "".join((BOOK_LAYER / "static" / name).read_text(encoding="utf-8")
+                 for name in ("tcpsim-panels.js", "tcpsim-when.js"))
 
 
 @pytest.fixture(scope="module")

@@ -79,13 +79,38 @@ def test_page_loads_offline_with_its_diagrams(browser, base, outdir, name):
     assert outside == [], f"requests leaving the site: {outside}"
     assert log["errors"] == [] and log["failed"] == [], (log["errors"], log["failed"])
     assert log["bytes"] <= LIMIT, f"{name}: {log['bytes']} bytes"
-    if name != pages()[0]:
+    if name == WHEN:                      # its ladders are drawn when a cell is opened (test below)
+        assert page.locator(".tcpsim-when-cell").count() == 120
+    elif name != pages()[0]:
         sizes = page.eval_on_selector_all("svg, img", """els => els.map(e => e.tagName === 'IMG'
             ? (e.src.includes('.svg') && e.complete && e.naturalWidth > 0 ? e.getBoundingClientRect().width : 0)
             : e.getBoundingClientRect().width)""")
         assert sum(1 for w in sizes if w > 100) >= 2, "a ladder and a state diagram at least, drawn"
         shot = page.screenshot(full_page=False)
         assert len(shot) > 30_000, "the screenshot looks blank"
+    page.close()
+
+
+WHEN = "book/when.html"
+
+
+@pytest.mark.parametrize("how", ["served", "file"])
+def test_what_tcp_does_when_opens_a_cell_with_its_ladder(browser, base, site, how):
+    """The appendix's table: a link opens its cell, which loads its ladder (from file:// too)."""
+    url = base + WHEN if how == "served" else (Path(site) / WHEN).as_uri()
+    page, log = open_page(browser, url)
+    cell = page.locator("#when-established-rst")
+    assert cell.get_attribute("open") is None
+    page.click("a[href='#when-established-rst']")
+    page.locator("#when-established-rst .tcpsim-when-svg svg").first.wait_for(timeout=15_000)
+    assert cell.get_attribute("open") is not None
+    assert "RFC 9293" in cell.inner_text() and "\u201c" in cell.inner_text()    # the clauses, quoted
+    width = page.eval_on_selector("#when-established-rst .tcpsim-when-svg svg", "e => e.getBoundingClientRect().width")
+    assert width > 200
+    # a second cell uses the data already loaded; the linux profile's ladder appears where it differs
+    page.click("a[href='#when-fin-wait-2-syn']")
+    page.locator("#when-fin-wait-2-syn .tcpsim-when-svg svg").nth(1).wait_for(timeout=15_000)
+    assert log["errors"] == [], log["errors"]
     page.close()
 
 

@@ -56,6 +56,26 @@ def _write_panels(app: Any, exception: BaseException | None) -> None:
             done.add(pid)
 
 
+WHEN = re.compile(r'<script type="application/json" class="tcpsim-when-spec">')
+
+
+def _write_when(app: Any, exception: BaseException | None) -> None:
+    """The ladders of the appendix "What TCP does when..." (tcpsim.book.when), if a page has its table."""
+    if exception is not None or app.builder.format != "html":
+        return
+    out = Path(app.outdir)
+    if not any(WHEN.search(p.read_text(encoding="utf-8")) for p in out.rglob("*.html")):
+        return
+    from ..data import linux
+    from .when import WhenTable
+
+    data = json.dumps(WhenTable(kernel=linux("conformance")).ladders(), separators=(",", ":"), ensure_ascii=False)
+    packed = base64.b64encode(gzip.compress(data.encode("utf-8"), mtime=0)).decode("ascii")
+    target = out / "_static" / "tcpsim"
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "when-1.js").write_text(f'window.tcpsimWhen = "{packed}";\n', encoding="utf-8")
+
+
 def _tidy_scripts(app: Any, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
     """Drop the frozen ipywidget state myst-nb would embed (the page shows the
     kernel-free twin instead; it would only add weight) and duplicate scripts."""
@@ -83,7 +103,9 @@ def setup(app: Any) -> dict[str, Any]:
     app.connect("builder-inited", _static_path)
     app.add_js_file(None, body=page_script())    # the words of tcpsim-panels.js, before it runs
     app.add_js_file("tcpsim-panels.js")
+    app.add_js_file("tcpsim-when.js")
     app.add_css_file("tcpsim-panels.css")
     app.connect("build-finished", _write_panels)
+    app.connect("build-finished", _write_when)
     app.connect("html-page-context", _tidy_scripts)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

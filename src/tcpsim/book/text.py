@@ -62,6 +62,38 @@ TEXT: Final[dict[str, str]] = {
     "widget.reset": "reset",
     "widget.status": "<b>dropped:</b> {lost} &nbsp; <b>events:</b> {events}",
     "widget.none": "none",
+    # -- the appendix "What TCP does when..." (tcpsim.book.when)
+    "when.caption": "What TCP does when a segment arrives: RFC 9293's answer in each state",
+    "when.corner": "state \\ arriving",
+    "when.legend": ("Each cell: what RFC 9293 §3.10.7 has the receiver send → its next state "
+                    "(\"!\": the application is told of a reset or refusal; \"—\": nothing is sent). "
+                    "\"Linux:\" marks a cell where Linux does something else. Open a cell for the "
+                    "segment, the quoted clauses, the simulator's and the kernel's answers, and the ladder. "
+                    "SYN_RECEIVED* is the SYN_RECEIVED of a simultaneous open."),
+    "when.cell.linux": "Linux: {short}",
+    "when.summary": "In {state}, a {kind} arrives",
+    "when.segment": "The segment, as the RFC writes it: {segment} (numbers relative to the receiver's ISS and IRS).",
+    "when.rfc": "RFC 9293: {answer}.",
+    "when.rfc.also": "RFC 9293 also allows: {answer}.",
+    "when.clause": "§{section}: \u201c{text}\u201d",
+    "when.sim.agrees": "The simulator's {profile} profile: {answer}, as the RFC allows. Its table row: {rule}.",
+    "when.sim.differs": "The simulator's {profile} profile: {answer}, not what the RFC says. Its table row: {rule}.",
+    "when.kernel.same": "Linux {kernel}, recorded: {answer}, as the linux profile does (matrix cell {id}).",
+    "when.kernel.other": ("Linux {kernel}, recorded: {answer}; the linux profile differs here "
+                          "(matrix cell {id}, listed in tests/test_linux_matrix.py)."),
+    "when.answer": "reply {replies}; next state {state}; the application is told {told}",
+    "when.nothing": "nothing",
+    "when.told.nothing": "nothing",
+    "when.told": "\u201c{what}\u201d",
+    "when.rule": "\u201c{label}\u201d, {source}",
+    "when.ladder.note": ("The ladder of this run appears here on the website (with JavaScript), "
+                         "or in JupyterLab with WhenTable().widget()."),
+    "when.ladder.title": "{cell} ({profile} profile)",
+    "when.widget.state": "state",
+    "when.widget.kind": "arriving",
+    "when.widget.static": ("In JupyterLab this cell shows two menus, a state and an arriving segment, and below "
+                           "them that cell's answers and the ladder of its run; on this page, open a cell of the "
+                           "table above."),
     # -- the kernel-free panel on the website (tcpsim-panels.js)
     "page.hint": "Click a segment to lose it (up to {max_drops} at once on this page; in JupyterLab, any number).",
     "page.drop": "✕ {label}",
@@ -74,6 +106,7 @@ TEXT: Final[dict[str, str]] = {
     "page.not_computed": "This combination was not pre-computed ({key}).",
     "page.unreadable": "This panel's pre-computed runs could not be read ({error}); rebuild the site.",
     "page.missing": "This panel's pre-computed runs are missing (panel {id}); rebuild the site.",
+    "page.when_missing": "The ladders of this table are missing (_static/tcpsim/when-1.js); rebuild the site.",
     "page.unloadable": ("This panel's pre-computed runs could not be loaded (_static/tcpsim/panel-{id}.js is "
                         "missing); rebuild the site. The figure below shows the run without losses."),
 }

@@ -181,7 +181,8 @@ class Listener(Tcb):
                 self._rebuild_from_cookie(seg, now)
             else:
                 self._fire(E.RCV_ACK, now, seg)
-        elif not seg.syn:
+        elif not seg.syn or (seg.fin and self.host.profile.linux_input):
+            # Linux tcp_rcv_state_process, LISTEN: "if (th->fin) goto discard" for a SYN+FIN
             self._fire(E.RCV_UNACCEPTABLE, now, seg)
         else:
             self._syn(seg, now, isn)

@@ -256,7 +256,8 @@ _row(S.CLOSED, E.RCV_RST, S.CLOSED, X.NOTHING, R + "§3.10.7.1", "RST to nobody:
 _row(S.LISTEN, E.RCV_SYN, S.SYN_RECEIVED, X.SYN_ACK, R + "§3.10.7.2", "SYN: answer SYN,ACK", figure=True)
 _row(S.LISTEN, E.RCV_ACK, S.LISTEN, X.RST, R + "§3.10.7.2", "ACK at a listener: answer RST")
 _row(S.LISTEN, E.RCV_RST, S.LISTEN, X.NOTHING, R + "§3.10.7.2", "RST at a listener: drop")
-_row(S.LISTEN, E.RCV_UNACCEPTABLE, S.LISTEN, X.NOTHING, R + "§3.10.7.2", "neither SYN nor ACK: drop")
+_row(S.LISTEN, E.RCV_UNACCEPTABLE, S.LISTEN, X.NOTHING, R + "§3.10.7.2; Linux tcp_rcv_state_process",
+     "neither SYN nor ACK (Linux: or a SYN with FIN): drop")
 _row(S.LISTEN, E.RCV_SYN_DROPPED, S.LISTEN, X.NOTHING, "Linux tcp_conn_request (ListenDrops)",
      "SYN queue or accept queue full: drop the SYN, the client will retry")
 _row(S.LISTEN, E.RCV_SYN_COOKIE, S.LISTEN, X.SYN_ACK_COOKIE, "Linux tcp_syncookies (RFC 4987 §3.6)",
