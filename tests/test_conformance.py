@@ -35,11 +35,11 @@ import pytest
 if __name__ == "__main__":                      # run as a script: make helpers importable
     sys.path.insert(0, str(Path(__file__).parent))
 
-from tcpsim.oracle import rfc9293 as rfc  # noqa: E402
 from helpers import Net, S, reach, seg_to  # noqa: E402
 from tcpsim.core.host import Host  # noqa: E402
 from tcpsim.core.records import NoticeKind  # noqa: E402
 from tcpsim.core.segment import Segment  # noqa: E402
+from tcpsim.oracle import rfc9293 as rfc  # noqa: E402
 
 MOD = 1 << 32
 TEXT = 10                                         # bytes of data in the data-bearing kinds

@@ -32,10 +32,10 @@ if __name__ == "__main__":                      # run as a script: make test_con
     sys.path.insert(0, str(Path(__file__).parent))
 
 import test_conformance as tc  # noqa: E402
-from tcpsim.oracle import rfc9293 as rfc  # noqa: E402
 from helpers import Net, S, reach  # noqa: E402
 from tcpsim.core.host import Host  # noqa: E402
 from tcpsim.core.units import us  # noqa: E402
+from tcpsim.oracle import rfc9293 as rfc  # noqa: E402
 
 DATA = LINUX / "conformance.json"
 FACT = json.loads(DATA.read_text())
