@@ -238,7 +238,7 @@ class Cell:
     kind: str
     numbers: Numbers
     segment: tuple[int, int | None]
-    rfc: rfc.Verdict
+    verdict: rfc.Verdict
     runs: dict[str, Trace]
     sim: dict[str, Answer]
     kernel: Answer | None
@@ -256,7 +256,7 @@ class Cell:
         return cell_id(self.state, self.kind, self.numbers)
 
     def rfc_answer(self) -> Answer:
-        o = self.rfc.primary
+        o = self.verdict.primary
         reps = () if o.replies is None else tuple(self._rel_reply(r.ctl, r.seq, r.ack) for r in o.replies)
         return Answer(reps, o.state, o.told)
 
@@ -273,8 +273,8 @@ class Cell:
         return any(self.sim[profile].same(a) for a in self._rfc_answers())
 
     def _rfc_answers(self) -> list[Answer]:
-        out = []
-        for o in self.rfc.outcomes:
+        out: list[Answer] = []
+        for o in self.verdict.outcomes:
             if o.replies is None:
                 out.extend(Answer(s.replies, o.state, o.told) for s in self.sim.values())
             else:
@@ -282,7 +282,7 @@ class Cell:
         return out
 
     def clauses(self) -> tuple[rfc.Clause, ...]:
-        return self.rfc.primary.clauses
+        return self.verdict.primary.clauses
 
 
 def _answer(trace: Trace, state: str, n: Numbers) -> Answer:
@@ -408,7 +408,7 @@ class WhenTable:
                  f'<summary>{html("when.summary", state=STATES[c.state][2], kind=c.kind)}</summary>',
                  f'<p>{html("when.segment", segment=seg)}</p>',
                  f'<p>{html("when.rfc", answer=c.rfc_answer().describe())}</p>']
-        for o in c.rfc.outcomes[1:]:
+        for o in c.verdict.outcomes[1:]:
             alt = Answer(() if o.replies is None else tuple(c._rel_reply(x.ctl, x.seq, x.ack) for x in o.replies),
                          o.state, o.told)
             parts.append(f'<p>{html("when.rfc.also", answer=alt.describe())}</p>')
@@ -456,7 +456,7 @@ class WhenTable:
 
     def widget(self) -> Any:
         """Choose a state and a segment; see the answers and the ladder (ipywidgets, for JupyterLab)."""
-        import ipywidgets as w
+        import ipywidgets as w  # type: ignore[import-untyped]
 
         state = w.Dropdown(options=[(v[2], k) for k, v in STATES.items()], value="ESTABLISHED",
                            description=t("when.widget.state"))
