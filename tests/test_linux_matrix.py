@@ -162,92 +162,6 @@ def oracle_match(cell: tc.Cell, rec: dict) -> rfc.Outcome | None:
 #: The explanations name the kernel functions as pointers ("Linux:" in the README's conformance.json section);
 #: each cell is in one cause, the first that explains it.  The cells xfail(strict=True): they flip when fixed.
 DIFFERENCES: dict[str, tuple[str, list[str]]] = {
-    "syn-fin": (
-        "SYN+FIN at a request sock: a SYN+FIN with seq = IRS is taken for a retransmitted SYN (tcp_check_req "
-        "looks only at RST|SYN|ACK) and the SYN-ACK is sent again, where the simulator resets (in LISTEN the "
-        "kernel drops a SYN+FIN, and so does the linux profile)",
-        [
-            "SYN-RECEIVED|SYN-FIN|seq=RCV.NXT-1",
-        ]),
-    "req-ack-first": (
-        "SYN-RECEIVED from LISTEN is a request sock: tcp_check_req checks SEG.ACK before the sequence number and "
-        "hands a segment whose ACK is not ISS+1 to the listener, which answers <SEQ=SEG.ACK><CTL=RST>; the "
-        "request stays. The simulator checks the sequence number first (out of the window: an ACK; a SYN-ACK at "
-        "IRS: its SYN-ACK again) and deletes the request after an in-window SYN-ACK with a bad ACK",
-        [
-            "SYN-RECEIVED|ACK|seq=RCV.NXT-1|ack=SND.UNA",
-            "SYN-RECEIVED|ACK|seq=RCV.NXT-1|ack=ahead",
-            "SYN-RECEIVED|ACK|seq=RCV.NXT-1|ack=old",
-            "SYN-RECEIVED|ACK|seq=RCV.NXT-1|ack=too-old",
-            "SYN-RECEIVED|DATA-ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
-            "SYN-RECEIVED|DATA-ACK|seq=RCV.NXT+RCV.WND|ack=ahead",
-            "SYN-RECEIVED|DATA-ACK|seq=RCV.NXT+RCV.WND|ack=old",
-            "SYN-RECEIVED|DATA-ACK|seq=RCV.NXT+RCV.WND|ack=too-old",
-            "SYN-RECEIVED|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
-            "SYN-RECEIVED|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND|ack=ahead",
-            "SYN-RECEIVED|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND|ack=old",
-            "SYN-RECEIVED|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND|ack=too-old",
-            "SYN-RECEIVED|FIN-ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
-            "SYN-RECEIVED|FIN-ACK|seq=RCV.NXT+RCV.WND|ack=ahead",
-            "SYN-RECEIVED|FIN-ACK|seq=RCV.NXT+RCV.WND|ack=old",
-            "SYN-RECEIVED|FIN-ACK|seq=RCV.NXT+RCV.WND|ack=too-old",
-            "SYN-RECEIVED|FIN-ACK|seq=RCV.NXT-1|ack=SND.UNA",
-            "SYN-RECEIVED|FIN-ACK|seq=RCV.NXT-1|ack=ahead",
-            "SYN-RECEIVED|FIN-ACK|seq=RCV.NXT-1|ack=old",
-            "SYN-RECEIVED|FIN-ACK|seq=RCV.NXT-1|ack=too-old",
-            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT+RCV.WND-1|ack=SND.UNA",
-            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT+RCV.WND-1|ack=ahead",
-            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT+RCV.WND-1|ack=old",
-            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT+RCV.WND-1|ack=too-old",
-            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
-            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT+RCV.WND|ack=ahead",
-            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT+RCV.WND|ack=old",
-            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT+RCV.WND|ack=too-old",
-            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT-1|ack=SND.UNA",
-            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT-1|ack=ahead",
-            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT-1|ack=old",
-            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT-1|ack=too-old",
-            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT|ack=SND.UNA",
-            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT|ack=ahead",
-            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT|ack=old",
-            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT|ack=too-old",
-            "SYN-RECEIVED|SYN-ACK|seq=inside|ack=SND.UNA",
-            "SYN-RECEIVED|SYN-ACK|seq=inside|ack=ahead",
-            "SYN-RECEIVED|SYN-ACK|seq=inside|ack=old",
-            "SYN-RECEIVED|SYN-ACK|seq=inside|ack=too-old",
-        ]),
-    "req-synack-irs": (
-        "SYN-RECEIVED from LISTEN: a SYN-ACK at seq = IRS with the right ACK is outside tcp_check_req's window "
-        "(tcp_in_window wants the segment to end after RCV.NXT): the kernel ACKs and drops it, the simulator "
-        "trims the SYN and completes the handshake",
-        [
-            "SYN-RECEIVED|SYN-ACK|seq=RCV.NXT-1|ack=acceptable",
-        ]),
-    "active-dupack": (
-        "SYN-RECEIVED from SYN-SENT: SEG.ACK = ISS (SND.UNA: it does not acknowledge our SYN) is a duplicate to "
-        "tcp_ack, i.e. acceptable, and tcp_rcv_state_process goes to ESTABLISHED (text and FIN then processed); "
-        "the simulator, like RFC 9293 (SND.UNA < SEG.ACK =< SND.NXT), answers with a RST",
-        [
-            "SYN-RECEIVED(active)|ACK|seq=RCV.NXT+RCV.WND-1|ack=SND.UNA",
-            "SYN-RECEIVED(active)|ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
-            "SYN-RECEIVED(active)|ACK|seq=RCV.NXT|ack=SND.UNA",
-            "SYN-RECEIVED(active)|ACK|seq=inside|ack=SND.UNA",
-            "SYN-RECEIVED(active)|DATA-ACK|seq=RCV.NXT+RCV.WND-1|ack=SND.UNA",
-            "SYN-RECEIVED(active)|DATA-ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
-            "SYN-RECEIVED(active)|DATA-ACK|seq=RCV.NXT-1|ack=SND.UNA",
-            "SYN-RECEIVED(active)|DATA-ACK|seq=RCV.NXT|ack=SND.UNA",
-            "SYN-RECEIVED(active)|DATA-ACK|seq=inside|ack=SND.UNA",
-            "SYN-RECEIVED(active)|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND-1|ack=SND.UNA",
-            "SYN-RECEIVED(active)|DATA-FIN-ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
-            "SYN-RECEIVED(active)|DATA-FIN-ACK|seq=RCV.NXT-1|ack=SND.UNA",
-            "SYN-RECEIVED(active)|DATA-FIN-ACK|seq=RCV.NXT|ack=SND.UNA",
-            "SYN-RECEIVED(active)|DATA-FIN-ACK|seq=inside|ack=SND.UNA",
-            "SYN-RECEIVED(active)|FIN-ACK|seq=RCV.NXT+RCV.WND-1|ack=SND.UNA",
-            "SYN-RECEIVED(active)|FIN-ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",
-            "SYN-RECEIVED(active)|FIN-ACK|seq=RCV.NXT-1|ack=SND.UNA",
-            "SYN-RECEIVED(active)|FIN-ACK|seq=RCV.NXT|ack=SND.UNA",
-            "SYN-RECEIVED(active)|FIN-ACK|seq=inside|ack=SND.UNA",
-        ]),
     "fast-path": (
         "ESTABLISHED: data at RCV.NXT with a 'too old' ACK (below SND.UNA - MAX.SND.WND) is taken by the "
         "header-prediction fast path of tcp_rcv_established, which only checks that SEG.ACK is not after SND.NXT, "
@@ -257,10 +171,12 @@ DIFFERENCES: dict[str, tuple[str, list[str]]] = {
             "ESTABLISHED|DATA-ACK|seq=RCV.NXT|ack=too-old",
         ]),
     "end-beyond-window": (
-        "CLOSE-WAIT, CLOSING: text that reaches past the window while the receive queue is not empty (the peer's "
-        "FIN is still queued) is unacceptable since Linux 6.17 (tcp_sequence, "
-        "SKB_DROP_REASON_TCP_INVALID_END_SEQUENCE): ACKed and dropped before the ACK field is looked at; the "
-        "simulator takes the part in the window (and, in CLOSING, the ACK of our FIN: TIME-WAIT)",
+        "CLOSE-WAIT, CLOSING: text that reaches past the window while the receive queue is not empty (the "
+        "peer's FIN is still queued: the recording's application never read it) is unacceptable since Linux 6.17 "
+        "(tcp_sequence, SKB_DROP_REASON_TCP_INVALID_END_SEQUENCE): ACKed and dropped before the ACK field is "
+        "looked at. The simulated application reads everything the moment it arrives, so its receive queue is "
+        "always empty and the simulator takes the part in the window (in CLOSING, with the ACK of our FIN: "
+        "TIME-WAIT), as Linux does when the queue is empty",
         [
         "CLOSE-WAIT|DATA-ACK|seq=RCV.NXT+RCV.WND|ack=old",
         "CLOSE-WAIT|DATA-ACK|seq=RCV.NXT+RCV.WND|ack=SND.UNA",

@@ -569,6 +569,12 @@ class Connection(Tcb):
             self._rcv_timewait(seg, now)
             return
         seq, syn = seg.seq, seg.syn
+        if (self.state is S.SYN_RECEIVED and self.listener is not None and profile.linux_input
+                and seg.ack is not None and seg.ack != self.snd_nxt and not seg.rst):
+            # tcp_check_req: after a pure retransmitted SYN, an ACK that is not ISS+1 goes to the
+            # listener, which answers <SEQ=SEG.ACK><CTL=RST>; the request stays as it was
+            self._fire(E.RCV_BAD_ACK, now, seg)
+            return
         if syn and seq == self.irs:
             # In SYN_RECEIVED, the SYN,ACK of a simultaneous open (RFC 9293 Figure 7):
             # its SYN is the one we have, the rest is new.  Otherwise a bare
@@ -576,7 +582,14 @@ class Connection(Tcb):
             # we have already received; a SYN that carries a FIN or data goes
             # through the checks below like any segment.
             simultaneous = self.state is S.SYN_RECEIVED and self.listener is None
-            if self._simultaneous_open_ack(seg):
+            request_sock = self.state is S.SYN_RECEIVED and self.listener is not None
+            if request_sock and profile.linux_input:
+                # tcp_check_req: flags (of RST, SYN, ACK) exactly SYN at the peer's ISN is a retransmitted
+                # SYN, whatever FIN or data it carries; anything else meets tcp_in_window below
+                if seg.ack is None and not seg.rst:
+                    self._fire(E.RCV_SYN, now, seg)
+                    return
+            elif self._simultaneous_open_ack(seg):
                 syn, seq = False, seq_add(seq, 1)
                 if self.host.profile.linux_input:
                     self.ack_due = True          # its SYN is old news to tcp_data_queue: a duplicate ACK
@@ -721,7 +734,10 @@ class Connection(Tcb):
         ack = seg.ack
         assert ack is not None
         if self.state is S.SYN_RECEIVED:
-            if not (seq_lt(self.snd_una, ack) and seq_le(ack, self.snd_nxt)):
+            # Linux's simultaneous open (a full socket): tcp_ack() takes SEG.ACK = SND.UNA as a
+            # duplicate, acceptable, and tcp_rcv_state_process moves to ESTABLISHED
+            dup_ok = self.listener is None and self.host.profile.linux_input and ack == self.snd_una
+            if not (seq_lt(self.snd_una, ack) and seq_le(ack, self.snd_nxt)) and not dup_ok:
                 self._fire(E.RCV_BAD_ACK, now, seg)
                 return False
             lst = self.listener
