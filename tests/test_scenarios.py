@@ -412,3 +412,15 @@ def test_an_unknown_scenario_format_is_a_clear_error(bad):
 def test_an_endpoint_name_may_not_look_like_a_tcb_name(name):
     with pytest.raises(ScenarioError, match="bad endpoint name"):
         load({"endpoints": {name: {}}})
+
+
+def test_the_lts_profile_has_the_older_syn_schedule():
+    """linux-6.1 (read from the source, not recorded): tcp_syn_linear_timeouts arrived in 6.5,
+    so each SYN timeout doubles the RTO from TCP_TIMEOUT_INIT (1 s): with tcp_syn_retries 6,
+    7 SYNs at 0, 1, 3, 7, 15, 31, 63 s, and tcp_model_timeout(6 retries, 1 s) = 127 s to give up."""
+    sc = builtin("syn-timeout")
+    sc["profile"] = "linux-6.1"
+    tr = run(sc)
+    assert [r.t for r in tr.segments if r.seg.flags == "S"] == [us(t) for t in (0, 1, 3, 7, 15, 31, 63)]
+    end = [c for c in tr.changes if c.endpoint == "client" and c.new is State.CLOSED]
+    assert [c.t for c in end] == [us(127)]

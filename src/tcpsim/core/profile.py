@@ -178,6 +178,13 @@ PROFILES: dict[str, Profile] = {
         rfc1337=False, abort_on_data_after_close=False, fin_timeout=None,
     ),
 }
+#: Linux 6.1, the long-term-support kernel of Debian 12, read from its source,
+#: not recorded: no tcp_syn_linear_timeouts (added in 6.5), so the SYN timer
+#: doubles from the first retransmission (0, 1, 3, 7, 15, 31, 63 s; give up at
+#: about 127 s).  Everything else as the linux profile; the SYN queue's
+#: backlog + 1 (inet_csk_reqsk_queue_is_full's ">", mainline 6.13) reached the
+#: 6.1 stable series too, so current 6.1 kernels behave as 6.18 there.
+PROFILES["linux-6.1"] = replace(PROFILES["linux"], name="linux-6.1", syn_linear_timeouts=0)
 
 _FIELDS = {f.name: f for f in fields(Profile)}
 #: Constants a run cannot work with at zero (a zero RTO or MSS never advances).

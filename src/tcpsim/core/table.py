@@ -174,6 +174,13 @@ _SEND_TEXT = {
 
 #: The profiles a table is built for (tcpsim.core.profile.PROFILES has one of each).
 PROFILE_NAMES = ("linux", "rfc9293")
+#: Profiles that share another's rows and differ in constants only (an older kernel).
+TABLE_OF = {"linux-6.1": "linux"}
+
+
+def table_name(profile: str) -> str:
+    """The name of the table a profile uses ("linux-6.1" -> "linux")."""
+    return TABLE_OF.get(profile, profile)
 ALL_PROFILES = frozenset(PROFILE_NAMES)
 
 
@@ -206,7 +213,7 @@ class Rule:
 
     def holds_for(self, profile: str) -> bool:
         """Whether this row is part of the named profile's table."""
-        return profile in self.profiles
+        return table_name(profile) in self.profiles
 
     @property
     def edge_label(self) -> str:
@@ -439,5 +446,5 @@ TABLE = TABLES["linux"]
 
 
 def table_for(profile: str) -> dict[tuple[State, Event], Rule]:
-    """The table of the named profile ("linux" or "rfc9293")."""
-    return TABLES[profile]
+    """The table of the named profile ("linux", "linux-6.1" or "rfc9293")."""
+    return TABLES[table_name(profile)]
