@@ -135,17 +135,23 @@ def _own_name(endpoint: str, host: str) -> bool:
     return endpoint == host or endpoint.startswith(host + ":")
 
 
-def describe(trace: Trace, relative: bool = False, states: bool = True) -> list[str]:
+def describe(trace: Trace, relative: bool = False, states: bool = True, hosts: Iterable[str] | None = None,
+             step: int | None = None) -> list[str]:
     """The run in plain English, one line per event in time order.
 
     "1. at 0 s client → server: SYN seq=100 (lost)"; state changes (with
-    `states`) as "   at 0 s client: CLOSED → SYN_SENT (connect)".
+    `states`) as "   at 0 s client: CLOSED → SYN_SENT (connect)".  With
+    `hosts`, only what a ladder of those timelines draws: segments between two
+    of them, changes on one of them; with `step`, the first `step` events.
     """
+    keep = None if hosts is None else set(hosts)
     out = []
-    for e in trace_events(trace):
+    events = trace_events(trace)
+    for e in events if step is None else events[:max(step, 0)]:
         if isinstance(e, SegmentRecord):
-            out.append(_segment_line(trace, e, relative))
-        elif states:
+            if keep is None or (e.seg.src in keep and e.seg.dst in keep):
+                out.append(_segment_line(trace, e, relative))
+        elif states and (keep is None or host_of(e.endpoint) in keep):
             cause = t("desc.cause", cause=e.cause) if e.cause else ""
             out.append(t("desc.change", t=fmt_s(e.t), endpoint=e.endpoint, old=e.old.value, new=e.new.value,
                          cause=cause))
@@ -828,9 +834,7 @@ def _title_and_desc(lay: Layout, title: str | None, step: int | None) -> tuple[s
     sc = lay.trace.scenario
     name = (sc.name if sc is not None else "") or t("ladder.a_run")
     ttl = title or t("ladder.title", name=name, hosts=_joined(lay.hosts))
-    lines = describe(lay.trace, lay.relative)
-    if step is not None:
-        lines = lines[:max(step, 0)]
+    lines = describe(lay.trace, lay.relative, hosts=lay.hosts, step=step)
     end = t("sentence.end")
     desc = t("ladder.desc", hosts=_joined(lay.hosts)) + " ".join(
         ln.strip() + ("" if ln.rstrip().endswith(end) else end) for ln in lines)

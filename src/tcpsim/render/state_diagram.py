@@ -321,10 +321,14 @@ def paint_run(trace: Trace, endpoints: Iterable[str] | None, step: int | None,
         _paint_path(trace, k, ep, changes, run, edges, nodes)
         # rows that kept the state (a retransmission, a re-ACK in TIME_WAIT,
         # a SYN dropped by a full queue) are drawn as loops with a count
+        lineage = trace.lineage(ep)
         for loop in trace.loops:
             if loop.endpoint != ep or (until is not None and loop.order > until):
                 continue
-            lid = node_id(loop.state)
+            # a loop in CLOSED after the connection ended (an RST answering a late FIN)
+            # belongs to the bottom CLOSED, where the endpoint's path ended
+            before = [c for c in lineage if c.order < loop.order]
+            lid = node_id(loop.state, before[-1].old if before and before[-1].new is loop.state else None)
             _take(edges, lid, lid, loop.rule, (k, 0))
             nodes.setdefault(lid, loop.state)
     return run
