@@ -292,3 +292,22 @@ def test_the_renderers_take_time_units_from_the_core():
     for p in RENDER.glob("*.py"):
         text = p.read_text(encoding="utf-8")
         assert "1_000_000" not in text and "1e6" not in text, p.name
+
+
+def test_a_loop_after_the_end_is_drawn_on_the_bottom_closed():
+    """lost-last-ack-no-time-wait: the client closed (no TIME_WAIT) and answers the
+    retransmitted FIN with an RST from CLOSED; that CLOSED is the one its path ended in."""
+    tr = run("lost-last-ack-no-time-wait")
+    assert [(x.endpoint, x.state.value) for x in tr.loops if x.endpoint == "client"] == [("client", "CLOSED")]
+    d = state_diagram("figure", tr, endpoints=["client", "server"])
+    loops = {(e.tail, e.head) for e in d.edges if e.tail == e.head}
+    assert ("CLOSED_end", "CLOSED_end") in loops and ("CLOSED", "CLOSED") not in loops
+
+
+def test_a_ladder_of_some_hosts_describes_only_them():
+    sc = {"endpoints": {"a": {"port": 40000, "calls": [{"t": 0, "call": "connect", "to": "s"}]},
+                        "b": {"port": 40001, "calls": [{"t": 1, "call": "connect", "to": "s"}]},
+                        "s": {"port": 80, "calls": [{"t": 0, "call": "listen"}]}}}
+    lad = ladder(run(sc), hosts=["b", "s"])
+    desc = re.search(r"<desc[^>]*>(.*?)</desc>", lad.svg(), re.S).group(1)
+    assert " b → s" in desc and " a → s" not in desc and "a: " not in desc
