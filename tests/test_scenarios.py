@@ -369,8 +369,8 @@ def test_every_profile_constant_names_its_linux_counterpart():
 
 def test_a_listener_is_named_apart_from_its_children():
     """Format 2: the listener "server:80" goes CLOSED -> LISTEN and stays; its child
-    "server" starts from LISTEN (RFC 9293 §3.10.7.2: "the TCB in LISTEN moves to
-    SYN-RECEIVED"; the listening socket itself keeps listening)."""
+    "server" starts from LISTEN (RFC 9293 §3.10.7.2, a SYN in LISTEN: "The connection state should be
+    changed to SYN-RECEIVED"; the listening socket itself keeps listening)."""
     tr = run("connect-close")
     d = tr.to_dict()
     assert d["format"] == 2

@@ -66,11 +66,15 @@ TEXT: Final[dict[str, str]] = {
     "when.caption": "What TCP does when a segment arrives: RFC 9293's answer in each state",
     "when.corner": "state \\ arriving",
     "when.legend": ("Each cell: what RFC 9293 §3.10.7 has the receiver send → its next state "
-                    "(\"!\": the application is told of a reset or refusal; \"—\": nothing is sent). "
+                    "(\"(reset)\", \"(refused)\": what the application is told; \"—\": nothing is sent; "
+                    "\"?\": the text does not say what is sent; \"or\": another reading the text allows). "
                     "\"Linux:\" marks a cell where Linux does something else. Open a cell for the "
                     "segment, the quoted clauses, the simulator's and the kernel's answers, and the ladder. "
                     "SYN_RECEIVED* is the SYN_RECEIVED of a simultaneous open."),
     "when.cell.linux": "Linux: {short}",
+    "when.cell.also": "or {short}",
+    "when.short.told": " ({what})",
+    "when.undetermined": "not determined by the text",
     "when.summary": "In {state}, a {kind} arrives",
     "when.segment": "The segment, as the RFC writes it: {segment} (numbers relative to the receiver's ISS and IRS).",
     "when.rfc": "RFC 9293: {answer}.",

@@ -202,25 +202,34 @@ class Answer:
     told: str | None
     #: the simulator's table row that decided (its source and label), where known
     rule: str = ""
+    #: False for an RFC outcome whose text does not say what is sent
+    determined: bool = True
+
+    def _ctls(self) -> list[str]:
+        return [r.split("<CTL=")[1].split(">")[0] for r in self.replies]
 
     def short(self) -> str:
-        ctl = "+".join(r.split("<CTL=")[1].split(">")[0] for r in self.replies) or "—"
-        return f"{ctl} → {self.state.replace('-', '_')}" + (" !" if self.told else "")
+        ctl = "+".join(self._ctls()) or ("—" if self.determined else "?")
+        told = t("when.short.told", what=self.told.split()[-1]) if self.told else ""
+        return f"{ctl} → {self.state.replace('-', '_')}{told}"
 
     def same(self, other: Answer) -> bool:
+        """The same replies, next state and notice; an undetermined reply matches any."""
+        if not (self.determined and other.determined):
+            return (self.state, self.told) == (other.state, other.told)
         return (self.replies, self.state, self.told) == (other.replies, other.state, other.told)
 
     def alike(self, other: Answer) -> bool:
         """The same kinds of reply, next state and notice (numbers aside: the kernel's
         connection in ESTABLISHED and CLOSE-WAIT had 100 bytes in flight)."""
-        def ctls(a: Answer) -> list[str]:
-            return [r.split("<CTL=")[1].split(">")[0] for r in a.replies]
-        return (ctls(self), self.state, self.told) == (ctls(other), other.state, other.told)
+        if not (self.determined and other.determined):
+            return (self.state, self.told) == (other.state, other.told)
+        return (self._ctls(), self.state, self.told) == (other._ctls(), other.state, other.told)
 
     def describe(self) -> str:
         told = t("when.told", what=self.told) if self.told else t("when.told.nothing")
-        return t("when.answer", replies=" ".join(self.replies) or t("when.nothing"),
-                 state=self.state.replace("-", "_"), told=told)
+        replies = (" ".join(self.replies) or t("when.nothing")) if self.determined else t("when.undetermined")
+        return t("when.answer", replies=replies, state=self.state.replace("-", "_"), told=told)
 
 
 def _reply(flags: str, seq: int | str, ack: int | None) -> str:
@@ -256,9 +265,7 @@ class Cell:
         return cell_id(self.state, self.kind, self.numbers)
 
     def rfc_answer(self) -> Answer:
-        o = self.verdict.primary
-        reps = () if o.replies is None else tuple(self._rel_reply(r.ctl, r.seq, r.ack) for r in o.replies)
-        return Answer(reps, o.state, o.told)
+        return self._rfc_answers()[0]
 
     def _rel_reply(self, ctl: str, seq: int | str, ack: int | None) -> str:
         n = self.numbers
@@ -273,13 +280,10 @@ class Cell:
         return any(self.sim[profile].same(a) for a in self._rfc_answers())
 
     def _rfc_answers(self) -> list[Answer]:
-        out: list[Answer] = []
-        for o in self.verdict.outcomes:
-            if o.replies is None:
-                out.extend(Answer(s.replies, o.state, o.told) for s in self.sim.values())
-            else:
-                out.append(Answer(tuple(self._rel_reply(r.ctl, r.seq, r.ack) for r in o.replies), o.state, o.told))
-        return out
+        """Every outcome RFC 9293's text allows, the plainest first."""
+        return [Answer((), o.state, o.told, determined=False) if o.replies is None else
+                Answer(tuple(self._rel_reply(r.ctl, r.seq, r.ack) for r in o.replies), o.state, o.told)
+                for o in self.verdict.outcomes]
 
     def clauses(self) -> tuple[rfc.Clause, ...]:
         return self.verdict.primary.clauses
@@ -391,11 +395,14 @@ class WhenTable:
 
     def _cell_html(self, c: Cell) -> str:
         r = c.rfc_answer()
+        alts = c._rfc_answers()[1:]
+        also = "".join(f'<span class="tcpsim-when-also">{html("when.cell.also", short=a.short())}</span>'
+                       for a in alts[:1])
         linux = c.kernel or c.sim["linux"]
         differs = not any(linux.alike(a) for a in c._rfc_answers())
         mark = (f'<span class="tcpsim-when-linux">{html("when.cell.linux", short=linux.short())}</span>'
                 if differs else "")
-        return (f'<td><a href="#{c.anchor}" data-cell="{escape(c.key)}">{escape(r.short())}</a>{mark}</td>')
+        return (f'<td><a href="#{c.anchor}" data-cell="{escape(c.key)}">{escape(r.short())}</a>{also}{mark}</td>')
 
     def _details_html(self, c: Cell) -> str:
         flags, text = KINDS[c.kind]
@@ -408,9 +415,7 @@ class WhenTable:
                  f'<summary>{html("when.summary", state=STATES[c.state][2], kind=c.kind)}</summary>',
                  f'<p>{html("when.segment", segment=seg)}</p>',
                  f'<p>{html("when.rfc", answer=c.rfc_answer().describe())}</p>']
-        for o in c.verdict.outcomes[1:]:
-            alt = Answer(() if o.replies is None else tuple(c._rel_reply(x.ctl, x.seq, x.ack) for x in o.replies),
-                         o.state, o.told)
+        for alt in c._rfc_answers()[1:]:
             parts.append(f'<p>{html("when.rfc.also", answer=alt.describe())}</p>')
         quotes = [html("when.clause", section=cl.section, text=cl.text) for cl in c.clauses()]
         parts.append('<blockquote class="tcpsim-when-clauses">' + "".join(f"<p>{q}</p>" for q in quotes)

@@ -383,7 +383,7 @@ _row(S.CLOSING, E.RCV_ACK_OF_FIN, S.TIME_WAIT, X.NOTHING, R + "§3.10.7.4 (fifth
 _row(S.LAST_ACK, E.RCV_ACK_OF_FIN, S.CLOSED, X.NOTHING, R + "§3.10.7.4 (fifth step)", "our FIN acked: done",
      figure=True)
 for _s in (S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK):
-    _row(_s, E.RCV_FIN, _s, X.ACK, R + "§3.10.7.4 (eighth step)", "retransmitted FIN: ACK again")
+    _row(_s, E.RCV_FIN, _s, X.ACK, R + "§3.10.7.4 (eighth step)", "a FIN again (retransmitted or repeated): ACK it")
 _row(S.TIME_WAIT, E.RCV_FIN, S.TIME_WAIT, X.ACK_RESTART_2MSL, R + "§3.10.7.4 (eighth step)",
      "retransmitted FIN: ACK again and restart the 2MSL timer")
 

@@ -14,8 +14,8 @@ is the project's exchange format (documented in the README):
 
 Names (format 2): a host's connections are "server", "server#2", ...; a
 listener is "server:80" and stays in LISTEN; the connections it creates
-start from LISTEN (the RFC's view: "the TCB in LISTEN moves to
-SYN-RECEIVED"), and `listener_of` says whose child each one is.  In format 1
+start from LISTEN (the RFC's view, §3.10.7.2: "The connection state should
+be changed to SYN-RECEIVED"), and `listener_of` says whose child each one is.  In format 1
 the listener had its first child's name.
 """
 
