@@ -176,6 +176,12 @@ case "$cmd" in
         ;;
     lab)
         setup
+        # The book's notebooks are the project's own: trust them, so that their stored
+        # figures show before anything runs; and no "Jupyter news?" pop-up on a first visit.
+        "$VENV/bin/jupyter" trust book/*.ipynb > /dev/null
+        mkdir -p "$VENV/share/jupyter/lab/settings"
+        printf '%s\n' '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' \
+            > "$VENV/share/jupyter/lab/settings/overrides.json"
         extra=()
         [ "$(id -u)" -eq 0 ] && extra+=(--allow-root)
         exec "$VENV/bin/jupyter" lab --ip=127.0.0.1 --no-browser \

@@ -195,3 +195,20 @@ def test_search_download_dark_mode_and_print(browser, base):
     assert len(pdf) > 50_000
     assert log["errors"] == []
     page.close()
+
+
+@pytest.mark.parametrize("name", pages(part=0))
+def test_solutions_and_their_confirming_runs_stay_folded_until_opened(browser, base, name):
+    """Issue: the run that confirms an answer printed it under a closed "Click to show"."""
+    page, log = open_page(browser, base + name)
+    sols = page.locator("div.solution")
+    assert sols.count() >= 1, "every chapter has exercises with solutions"
+    for k in range(sols.count()):
+        sol = sols.nth(k)
+        body = sol.locator("section, .cell_output, p:not(.admonition-title)")
+        assert body.count() >= 1
+        assert not any(body.nth(j).is_visible() for j in range(body.count())), f"solution {k} shows before opening"
+        assert sol.locator(".cell_output").count() == 1, f"solution {k} holds its confirming run"
+        sol.locator("button.toggle-button").click()
+        sol.locator(".cell_output").wait_for(state="visible", timeout=5_000)
+    page.close()
