@@ -212,3 +212,37 @@ def test_solutions_and_their_confirming_runs_stay_folded_until_opened(browser, b
         sol.locator("button.toggle-button").click()
         sol.locator(".cell_output").wait_for(state="visible", timeout=5_000)
     page.close()
+
+
+@pytest.mark.parametrize("width, height", [(390, 844), (1280, 900)])
+def test_the_menu_and_the_page_contents_open(browser, base, width, height):
+    """The header's ☰ and contents buttons did nothing (the theme wired a hidden twin)."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(base + "book/close.html", wait_until="networkidle")
+    menu = [b for b in page.locator(".primary-toggle").all() if b.is_visible()]
+    assert len(menu) == 1
+    if width < 960:
+        menu[0].click()
+        dialog = page.locator("dialog#pst-primary-sidebar-modal[open]")
+        dialog.wait_for(timeout=5_000)
+        assert dialog.get_by_role("link", name="The listening server").is_visible()
+        page.keyboard.press("Escape")
+        page.wait_for_function("!document.querySelector('dialog#pst-primary-sidebar-modal[open]')")
+        contents = [b for b in page.locator(".secondary-toggle").all() if b.is_visible()]
+        assert len(contents) == 1
+        contents[0].click()
+        toc = page.locator("dialog#pst-secondary-sidebar-modal[open]")
+        toc.wait_for(timeout=5_000)
+        assert toc.get_by_role("link", name="Half-close: done sending, still receiving").count() == 1
+    else:
+        sidebar = page.locator("#pst-primary-sidebar")
+        assert sidebar.is_visible()
+        menu[0].click()
+        page.wait_for_function("!document.querySelector('#pst-primary-sidebar').offsetWidth")
+        menu[0].click()
+        sidebar.wait_for(state="visible", timeout=5_000)
+        assert page.locator("header.bd-header").is_visible() is False    # no second, empty search bar
+    assert errors == []
+    page.close()
