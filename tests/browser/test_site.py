@@ -246,3 +246,20 @@ def test_the_menu_and_the_page_contents_open(browser, base, width, height):
         assert page.locator("header.bd-header").is_visible() is False    # no second, empty search bar
     assert errors == []
     page.close()
+
+
+@pytest.mark.parametrize("width, height", [(390, 844), (1280, 900)])
+def test_trace_tables_never_clip_their_notes(browser, base, width, height):
+    """The notes column was cut off ("SYN que") where the prose says "the trace notes it"."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(base + "book/server.html", wait_until="networkidle")
+    for d in page.locator(".tcpsim-live details").all():
+        d.locator("summary").click()
+        box = d.locator(".tcpsim-table")
+        fits = box.evaluate("c => c.scrollWidth <= c.clientWidth + 1")
+        scrolls = box.evaluate("c => getComputedStyle(c).overflowX === 'auto'")
+        if width >= 960:
+            assert fits, "on a desktop page the whole table fits"
+        assert fits or scrolls
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.close()
