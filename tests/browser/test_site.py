@@ -263,3 +263,31 @@ def test_trace_tables_never_clip_their_notes(browser, base, width, height):
         assert fits or scrolls
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     page.close()
+
+
+CONTRAST = """e => {
+  const rgb = s => s.match(/[\\d.]+/g).map(Number);
+  const lum = c => { const [r, g, b] = c.slice(0, 3).map(v => { v /= 255;
+      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  let bg = null, n = e;
+  while (n) { const c = rgb(getComputedStyle(n).backgroundColor); if (c.length < 4 || c[3] > 0) { bg = c; break; }
+    n = n.parentElement; }
+  bg = bg || [255, 255, 255];
+  const fg = rgb(getComputedStyle(e).color), a = lum(fg), b = lum(bg);
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}"""
+
+
+def test_dark_mode_panels_belong_to_the_page(browser, base):
+    """The panel's caption had a contrast of 1.71:1 on a light box in the dark page."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, color_scheme="dark")
+    page.goto(base + "book/intro.html", wait_until="networkidle")
+    page.evaluate("document.documentElement.dataset.theme = 'dark'")
+    for sel in (".tcpsim-live .tcpsim-caption", ".tcpsim-live .tcpsim-hint", ".tcpsim-live summary"):
+        el = page.locator(sel).first
+        assert el.evaluate(CONTRAST) >= 4.5, sel
+    box = page.locator(".tcpsim-live").first.evaluate(
+        "e => getComputedStyle(e.closest('.text_html')).backgroundColor")
+    assert box in ("rgba(0, 0, 0, 0)", "transparent"), box
+    page.close()
