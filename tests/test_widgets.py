@@ -116,7 +116,23 @@ def test_the_static_twin_and_the_widget_show_the_catalogues_words(panel):
     assert controls.children[2].children[0].description == TEXT["knob.time_wait"]
     assert controls.children[2].children[-1].description == TEXT["widget.reset"]
     events = panel.render()["events"]
-    assert controls.children[4].value == html("widget.status", lost=TEXT["widget.none"], events=events)
+    story = panel.story(panel.run(**panel.defaults()), [], panel.defaults())
+    assert controls.children[4].value == html("widget.status", lost=TEXT["widget.none"], events=events, story=story)
+
+
+def test_the_story_says_what_a_loss_did():
+    """connect-close with the SYN,ACK lost: the server's retransmission timer (RTO 1 s before
+    any RTT sample, RFC 6298 §2.1) sends it again 1 s later; both ends still close."""
+    from tcpsim import DropPanel
+
+    p = DropPanel("connect-close")
+    story = p.show(drop=[2]).story
+    assert story.startswith("#2 (server's SYN,ACK) is lost; server sends it again 1 s later.")
+    assert story.endswith("In the end: client CLOSED, server CLOSED.")
+    assert p.show().story.startswith(TEXT["story.none"])
+    data = p.page_data(max_drops=1)
+    stories = {data["strings"][v[3]] for v in data["variants"].values()}
+    assert story in stories and len(stories) == len(data["variants"])
 
 
 def test_a_translation_plugs_in_at_the_catalogue(panel, monkeypatch):

@@ -11,14 +11,16 @@ from .text import t
 class PanelFigure:
     """Ladder, state diagram and trace table side by side, as static HTML."""
 
-    def __init__(self, caption: str, ladder_svg: str, state_svg: str, table_html: str, trace: Trace):
-        self.caption, self.ladder, self.state, self.table, self.trace = (
-            caption, ladder_svg, state_svg, table_html, trace)
+    def __init__(self, caption: str, ladder_svg: str, state_svg: str, table_html: str, trace: Trace,
+                 story: str = ""):
+        self.caption, self.ladder, self.state, self.table, self.trace, self.story = (
+            caption, ladder_svg, state_svg, table_html, trace, story)
 
     def _repr_html_(self) -> str:
         return ('<figure class="tcpsim-panel">'
                 '<style>.tcpsim-panel svg{max-width:100%;height:auto}</style>'
                 f'<figcaption class="tcpsim-caption">{escape(self.caption)}</figcaption>'
+                f'<p class="tcpsim-story">{escape(self.story)}</p>'
                 '<div style="display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start">'
                 f'<div class="tcpsim-ladder" style="max-width:100%;overflow-x:auto">{self.ladder}</div>'
                 f'<div class="tcpsim-state" style="max-width:100%;overflow-x:auto">{self.state}</div></div>'

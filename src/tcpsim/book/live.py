@@ -28,10 +28,10 @@ def _widgets() -> Any:
     return ipywidgets
 
 
-def status_line(drops: list[Droppable], events: int) -> str:
-    """The status line under the controls (markup)."""
+def status_line(drops: list[Droppable], events: int, story: str = "") -> str:
+    """The status line under the controls (markup): what is dropped, and what that did."""
     refs = t("list.separator").join(t("segment.ref", index=d.index) for d in drops)
-    return html("widget.status", lost=refs or t("widget.none"), events=events)
+    return html("widget.status", lost=refs or t("widget.none"), events=events, story=story)
 
 
 class LivePanel:
@@ -117,7 +117,7 @@ class LivePanel:
             with self._quietly():
                 self.step.max = self.play.max = r["events"]
                 self.step.value = self.play.value = r["events"]
-        self.status.value = status_line(drops, r["events"])
+        self.status.value = status_line(drops, r["events"], self.panel.story(r["trace"], drops, knobs))
 
     def _on_step(self, _: object) -> None:
         self.redraw(keep_step=True)

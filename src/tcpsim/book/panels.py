@@ -38,6 +38,7 @@ from typing import Any, TypedDict
 from ..core.network import run
 from ..core.scenario import builtin, load
 from ..core.trace import Trace
+from ..core.units import secs
 from ..render.ladder import flag_words, ladder
 from ..render.state_diagram import state_diagram
 from .figure import PanelFigure
@@ -60,12 +61,15 @@ class Droppable:
     nth: int        # the nth segment from src with exactly these flags, seq and ack
     seq: int
     ack: int | None
+    #: the numbers as the panel's figures show them (relative ones for a relative panel)
+    shown: tuple[int, int | None] | None = None
 
     @property
     def label(self) -> str:
         """"2. server → client SYN,ACK seq=300 ack=101": its toggle's text."""
-        numbers = (t("segment.numbers", seq=self.seq) if self.ack is None
-                   else t("segment.numbers.ack", seq=self.seq, ack=self.ack))
+        seq, ack = self.shown if self.shown is not None else (self.seq, self.ack)
+        numbers = (t("segment.numbers", seq=seq) if ack is None
+                   else t("segment.numbers.ack", seq=seq, ack=ack))
         return t("segment.label", index=self.index, src=self.src, dst=self.dst,
                  flags=flag_words(self.flags), numbers=numbers)
 
@@ -188,14 +192,38 @@ class DropPanel:
     def _droppable(self) -> list[Droppable]:
         seen: dict[tuple[str, str, int, int | None], int] = {}
         out = []
-        for r in run(self.base).segments:
+        base = run(self.base)
+        for r in base.segments:
             s = r.seg
             if r.note or r.rtx or r.dropped:   # injected, flood or duplicate copies, and what the
                 continue                       # scenario itself loses, are not the reader's to drop
             key = (s.src, s.flags, s.seq, s.ack)
             k = seen[key] = seen.get(key, 0) + 1
-            out.append(Droppable(r.i, s.src, s.dst, s.flags, k, s.seq, s.ack))
+            shown = base.relative(r) if self.relative else None
+            out.append(Droppable(r.i, s.src, s.dst, s.flags, k, s.seq, s.ack, shown))
         return out
+
+    def story(self, trace: Trace, chosen: Sequence[Droppable], knobs: Knobs) -> str:
+        """One sentence of what the losses did, from the trace: "#2 (server's SYN,ACK) is lost;
+        server sends it again 1 s later. In the end: client CLOSED, server CLOSED."
+        """
+        told = []
+        for d in chosen:
+            lost = next((r for r in trace.segments if r.dropped and r.seg.src == d.src
+                         and r.seg.flags == d.flags and r.seg.seq == d.seq), None)
+            if lost is None:
+                continue
+            again = next((r for r in trace.segments if r.t > lost.t and r.seg.src == d.src
+                          and r.seg.flags == d.flags and r.seg.seq == d.seq), None)
+            if again is None:
+                told.append(t("story.never", lost=d.dropped_text))
+            else:
+                told.append(t("story.again", lost=d.dropped_text, who=d.src, after=f"{secs(again.t - lost.t):g}"))
+        end = t("list.separator").join(t("story.state", endpoint=ep, state=trace.final[ep].value)
+                                       for ep in trace.endpoints() if ep in trace.final)
+        settings = "".join(t("caption.setting", setting=setting_text(k, v))
+                           for k, v in sorted(knobs.items()) if k in KNOB_VALUES)
+        return " ".join(told or [t("story.none")]) + " " + t("story.end", states=end) + settings
 
     def scenario(self, drop: Iterable[int | Droppable] = (), *, time_wait: bool | None = None,
                  two_way: bool | None = None, profile: str | None = None, delay: float | None = None) -> Scenario:
@@ -241,7 +269,8 @@ class DropPanel:
         """The static figure for one setting (deterministic; the widget's twin)."""
         chosen = [self._find(d) for d in drop]
         r = self.render(chosen, step, **knobs)
-        return PanelFigure(self.caption(chosen, knobs), r["ladder"], r["state"], r["table"], r["trace"])
+        return PanelFigure(self.caption(chosen, knobs), r["ladder"], r["state"], r["table"], r["trace"],
+                           self.story(r["trace"], chosen, knobs))
 
     def caption(self, chosen: Sequence[Droppable], knobs: Knobs) -> str:
         """"connect-close: dropped #6 (client's ACK); TIME_WAIT off (what-if, not TCP)"."""
@@ -266,7 +295,8 @@ class DropPanel:
         for combo, knobs in self._settings(max_drops):
             r = self.render(combo, **knobs)
             key = ",".join(map(str, combo)) + "|" + knob_key(knobs)
-            out[key] = {"ladder": r["ladder"], "state": r["state"], "table": r["table"]}
+            out[key] = {"ladder": r["ladder"], "state": r["state"], "table": r["table"],
+                        "story": self.story(r["trace"], [self._find(d) for d in combo], knobs)}
         return out
 
     def page_data(self, max_drops: int = 2) -> dict[str, Any]:
@@ -275,7 +305,7 @@ class DropPanel:
         strings: dict[str, int] = {}
         table = {}
         for key, v in self.variants(max_drops).items():
-            table[key] = [strings.setdefault(v[part], len(strings)) for part in ("ladder", "state", "table")]
+            table[key] = [strings.setdefault(v[part], len(strings)) for part in ("ladder", "state", "table", "story")]
         return {"id": self.spec_id(), "title": self.title, "max_drops": max_drops,
                 "droppable": [{"index": d.index, "label": d.label} for d in self.droppable],
                 "knobs": [{"name": k, "label": t(f"knob.{k}"), "values": list(self.knob_values(k)),

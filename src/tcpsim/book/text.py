@@ -46,6 +46,12 @@ TEXT: Final[dict[str, str]] = {
     "segment.dropped": "#{index} ({src}'s {flags})",
     "segment.ref": "#{index}",
     "list.separator": ", ",
+    # -- one sentence of what a setting did (the figure, the page's status line, the widget)
+    "story.none": "Nothing is lost.",
+    "story.never": "{lost} is lost and never sent again.",
+    "story.again": "{lost} is lost; {who} sends it again {after} s later.",
+    "story.end": "In the end: {states}.",
+    "story.state": "{endpoint} {state}",
     # -- the static figure (the widget's twin)
     "caption": "{title}: dropped {what}",
     "caption.setting": "; {setting}",
@@ -60,7 +66,7 @@ TEXT: Final[dict[str, str]] = {
     "widget.step": "step",
     "widget.play": "play",
     "widget.reset": "reset",
-    "widget.status": "<b>dropped:</b> {lost} &nbsp; <b>events:</b> {events}",
+    "widget.status": "<b>dropped:</b> {lost} &nbsp; <b>events:</b> {events}<br>{story}",
     "widget.none": "none",
     # -- the appendix "What TCP does when..." (tcpsim.book.when)
     "when.caption": "What TCP does when a segment arrives: RFC 9293's answer in each state",
@@ -100,7 +106,7 @@ TEXT: Final[dict[str, str]] = {
                            "table above."),
     # -- the kernel-free panel on the website (tcpsim-panels.js)
     "page.hint": "Click a segment to lose it (up to {max_drops} at once on this page; in JupyterLab, any number).",
-    "page.drop": "✕ {label}",
+    "page.drop": "lose {label}",
     "page.reset": "reset",
     "page.caption": "{title}: dropped {lost}",
     "page.status": "Dropped: {lost}.",

@@ -119,7 +119,9 @@
       var lost = drops.length ? drops.slice().sort(function (a, b) { return a - b; })
         .map(function (i) { return t("ref", {index: i}); }).join(t("separator")) : t("nothing");
       caption.textContent = t("caption", {title: data.title, lost: lost});
-      status.textContent = t("status", {lost: lost});
+      var story = box.querySelector(".tcpsim-story");
+      if (story) story.textContent = data.strings[v[3]];
+      status.textContent = t("status", {lost: lost}) + " " + data.strings[v[3]];
       box.dataset.redrawMs = (performance.now() - t0).toFixed(2);
     }
     update();
