@@ -291,3 +291,30 @@ def test_dark_mode_panels_belong_to_the_page(browser, base):
         "e => getComputedStyle(e.closest('.text_html')).backgroundColor")
     assert box in ("rgba(0, 0, 0, 0)", "transparent"), box
     page.close()
+
+
+@pytest.mark.parametrize("name", pages(part=0))
+def test_on_a_phone_every_diagram_opens_large_enough_to_read(browser, base, name):
+    """Diagram text was 4-6 px at 390 px width: each diagram now opens at its natural
+    size (12 px text), from a tap or the keyboard."""
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(base + name, wait_until="networkidle")
+    figs = page.locator(".tcpsim-ladder svg, .tcpsim-state svg, .cell_output img[src$='.svg']")
+    assert figs.count() >= 2
+    for k in range(figs.count()):
+        label = figs.nth(k).get_attribute("aria-label") or ""
+        assert figs.nth(k).get_attribute("role") == "button" and label.startswith("Open larger"), k
+    ladder = page.locator(".tcpsim-ladder svg").first
+    ladder.scroll_into_view_if_needed()
+    ladder.focus()
+    page.keyboard.press("Enter")
+    page.locator("dialog.tcpsim-zoom[open]").wait_for(timeout=5_000)
+    smallest = page.evaluate("""() => Math.min(...Array.from(document.querySelectorAll(
+        'dialog.tcpsim-zoom svg text')).map(t => t.getBoundingClientRect().height).filter(h => h > 0))""")
+    assert smallest >= 9, smallest
+    page.keyboard.press("Escape")
+    page.wait_for_function("!document.querySelector('dialog.tcpsim-zoom[open]')")
+    assert errors == []
+    page.close()

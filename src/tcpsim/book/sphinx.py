@@ -105,6 +105,7 @@ def setup(app: Any) -> dict[str, Any]:
     app.add_js_file("tcpsim-panels.js")
     app.add_js_file("tcpsim-when.js")
     app.add_js_file("tcpsim-theme.js")
+    app.add_js_file("tcpsim-zoom.js")
     app.add_css_file("tcpsim-panels.css")
     app.connect("build-finished", _write_panels)
     app.connect("build-finished", _write_when)

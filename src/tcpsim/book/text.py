@@ -116,6 +116,9 @@ TEXT: Final[dict[str, str]] = {
     "page.not_computed": "This combination was not pre-computed ({key}).",
     "page.unreadable": "This panel's pre-computed runs could not be read ({error}); rebuild the site.",
     "page.missing": "This panel's pre-computed runs are missing (panel {id}); rebuild the site.",
+    "page.zoom_open": "Open larger: {name}",
+    "page.zoom_close": "Close",
+    "page.zoom_dialog": "The diagram at full size",
     "page.when_missing": "The ladders of this table are missing (_static/tcpsim/when-1.js); rebuild the site.",
     "page.unloadable": ("This panel's pre-computed runs could not be loaded (_static/tcpsim/panel-{id}.js is "
                         "missing); rebuild the site. The figure below shows the run without losses."),
