@@ -81,7 +81,7 @@ def test_page_loads_offline_with_its_diagrams(browser, base, outdir, name):
     assert log["bytes"] <= LIMIT, f"{name}: {log['bytes']} bytes"
     if name == WHEN:                      # its ladders are drawn when a cell is opened (test below)
         assert page.locator(".tcpsim-when-cell").count() == 120
-    elif name != pages()[0]:
+    elif name not in (pages()[0], "book/run.html"):     # the landing page and "Run it yourself" are text
         sizes = page.eval_on_selector_all("svg, img", """els => els.map(e => e.tagName === 'IMG'
             ? (e.src.includes('.svg') && e.complete && e.naturalWidth > 0 ? e.getBoundingClientRect().width : 0)
             : e.getBoundingClientRect().width)""")
@@ -318,3 +318,22 @@ def test_on_a_phone_every_diagram_opens_large_enough_to_read(browser, base, name
     page.wait_for_function("!document.querySelector('dialog.tcpsim-zoom[open]')")
     assert errors == []
     page.close()
+
+
+def test_run_it_yourself_offers_the_books_own_source(site, browser, base):
+    """No public repository is set (_config.yml: tcpsim_repository), so the site offers the
+    source it was built from; the archive holds what the two commands need."""
+    import tarfile
+
+    page, log = open_page(browser, base + "book/run.html")
+    link = page.get_by_role("link", name="tcpsim-book-source.tar.gz")
+    href = link.get_attribute("href")
+    assert "./run.sh serve" in page.inner_text("main") and "./run.sh lab" in page.inner_text("main")
+    page.close()
+    archive = (Path(site) / "book" / href).resolve()
+    with tarfile.open(archive) as tar:
+        names = set(tar.getnames())
+    for needed in ("README.md", "run.sh", "requirements.txt", "pyproject.toml", "src/tcpsim/__init__.py",
+                   "src/tcpsim/data/linux/conformance.json", "book/intro.ipynb", "_toc.yml"):
+        assert "tcp-book/" + needed in names, needed
+    assert not [n for n in names if "/.venv/" in n or "/_build/" in n or "__pycache__" in n]

@@ -95,11 +95,57 @@ def _tidy_scripts(app: Any, pagename: str, templatename: str, context: dict[str,
         context["script_files"] = kept
 
 
+#: what the site's own source download holds (the project, without built or installed files)
+SOURCE = ("README.md", "run.sh", "pyproject.toml", "requirements.txt", "_config.yml", "_toc.yml", ".ci",
+          "book", "src", "tests", "tools", "benchmarks", "docs")
+SOURCE_FILE = "tcpsim-book-source.tar.gz"
+SKIP = ("__pycache__", ".ipynb_checkpoints", ".egg-info", ".pytest_cache")
+
+
+def _source_link(app: Any, config: Any) -> None:
+    """"Run it yourself" names where the book's source is: its repository, or the site's own download."""
+    repo = config.tcpsim_repository
+    link = (f"The book's source is at <{repo}>." if repo else
+            f'Download the book\'s source, as this website was built from it: <a href="../_static/'
+            f'{SOURCE_FILE}" download>{SOURCE_FILE}</a> (unpack it with `tar xzf {SOURCE_FILE}`).')
+    config.myst_substitutions = {**(config.myst_substitutions or {}), "source": link}
+
+
+def _write_source(app: Any, exception: BaseException | None) -> None:
+    """The site offers its own source when the book has no public repository yet
+    (deterministic: sorted names, mtime 0, no owners)."""
+    if exception is not None or app.builder.format != "html" or app.config.tcpsim_repository:
+        return
+    import io
+    import tarfile
+
+    top = Path(app.srcdir)
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
+        for name in SOURCE:
+            base = top / name
+            paths = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
+            for path in paths:
+                rel = path.relative_to(top)
+                if any(part.endswith(SKIP) for part in rel.parts):
+                    continue
+                info = tar.gettarinfo(str(path), arcname=f"tcp-book/{rel.as_posix()}")
+                info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+                with path.open("rb") as f:
+                    tar.addfile(info, f)
+    target = Path(app.outdir) / "_static"
+    target.mkdir(parents=True, exist_ok=True)
+    (target / SOURCE_FILE).write_bytes(buf.getvalue())
+
+
 def _static_path(app: Any) -> None:
     app.config.html_static_path.append(str(STATIC))
 
 
 def setup(app: Any) -> dict[str, Any]:
+    app.add_config_value("tcpsim_repository", "", "html")
+    app.connect("config-inited", _source_link)
+    app.connect("build-finished", _write_source)
     app.connect("builder-inited", _static_path)
     app.add_js_file(None, body=page_script())    # the words of tcpsim-panels.js, before it runs
     app.add_js_file("tcpsim-panels.js")
