@@ -81,7 +81,7 @@ def test_page_loads_offline_with_its_diagrams(browser, base, outdir, name):
     assert log["bytes"] <= LIMIT, f"{name}: {log['bytes']} bytes"
     if name == WHEN:                      # its ladders are drawn when a cell is opened (test below)
         assert page.locator(".tcpsim-when-cell").count() == 120
-    elif name not in (pages()[0], "book/run.html"):     # the landing page and "Run it yourself" are text
+    elif name not in (pages()[0], "book/run.html", "book/licences.html"):     # pages of text only
         sizes = page.eval_on_selector_all("svg, img", """els => els.map(e => e.tagName === 'IMG'
             ? (e.src.includes('.svg') && e.complete && e.naturalWidth > 0 ? e.getBoundingClientRect().width : 0)
             : e.getBoundingClientRect().width)""")
@@ -337,3 +337,38 @@ def test_run_it_yourself_offers_the_books_own_source(site, browser, base):
                    "src/tcpsim/data/linux/conformance.json", "book/intro.ipynb", "_toc.yml"):
         assert "tcp-book/" + needed in names, needed
     assert not [n for n in names if "/.venv/" in n or "/_build/" in n or "__pycache__" in n]
+
+
+def test_every_file_the_site_carries_is_in_the_licences_page(site):
+    """book/licences.md names each vendored file (or its folder) with its licence."""
+    page = (TOP / "book" / "licences.md").read_text()
+    static = Path(site) / "_static"
+    names = set()
+    for p in static.iterdir():
+        if p.is_dir():
+            names.add(p.name + "/")
+        elif not p.name.endswith((".map",)):
+            names.add(p.name)
+    missing = []
+    for n in sorted(names):
+        stem = n.split(".")[0] if n.startswith("mystnb.") else None
+        if n.startswith("tcpsim") or n in page or (stem and f"{stem}.*.css" in page) or n.rstrip("/") + "/" in page:
+            continue
+        missing.append(n)
+    for sub in ("scripts", "styles"):
+        for p in (static / sub).iterdir():
+            if not p.name.endswith((".map", ".LICENSE.txt")) and f"{sub}/{p.name}" not in page and f"{sub}/" not in page:
+                missing.append(f"{sub}/{p.name}")
+    assert not missing, f"not in book/licences.md: {missing}"
+
+
+def test_the_licences_page_names_the_pinned_versions():
+    pins = dict(line.lower().split("==") for line in (TOP / "requirements.txt").read_text().splitlines()
+                if "==" in line and not line.startswith("#"))
+    page = (TOP / "book" / "licences.md").read_text()
+    for shown, pip in (("Sphinx", "sphinx"), ("pydata-sphinx-theme", "pydata-sphinx-theme"),
+                       ("sphinx-book-theme", "sphinx-book-theme"), ("MyST-NB", "myst-nb"),
+                       ("sphinx-exercise", "sphinx-exercise"), ("sphinx-togglebutton", "sphinx-togglebutton"),
+                       ("sphinx-copybutton", "sphinx-copybutton"), ("sphinx-design", "sphinx-design"),
+                       ("sphinx-thebe", "sphinx-thebe")):
+        assert f"| {shown} | {pins[pip]} |" in page, (shown, pins[pip])
