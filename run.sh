@@ -11,6 +11,7 @@ PY="$VENV/bin/python"
 PYTHON=${PYTHON:-python3}          # interpreter used to create the venv
 REQ_STAMP="$VENV/.requirements.sha256"
 PROJECT_STAMP="$VENV/.project.sha256"
+AXE_STAMP="$VENV/.axe.sha256"
 
 usage() {
     cat <<EOF
@@ -105,6 +106,18 @@ setup() {
     fi
     if [ "$browser" -eq 1 ] && ! have_chromium; then
         apt_install chromium
+    fi
+    # axe-core for the accessibility checks, pinned by tests/browser/axe/package-lock.json
+    if [ "$browser" -eq 1 ]; then
+        command -v npm >/dev/null 2>&1 || apt_install npm
+        local axe_hash
+        axe_hash=$(sha256_of tests/browser/axe/package-lock.json)
+        if [ "$(cat "$AXE_STAMP" 2>/dev/null || true)" != "$axe_hash" ] \
+                || [ ! -f tests/browser/axe/node_modules/axe-core/axe.min.js ]; then
+            say "npm ci (axe-core) in tests/browser/axe"
+            (cd tests/browser/axe && npm ci --no-audit --no-fund --silent) || die "npm ci failed"
+            printf '%s\n' "$axe_hash" > "$AXE_STAMP"
+        fi
     fi
 
     # Virtual environment.

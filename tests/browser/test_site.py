@@ -303,12 +303,13 @@ def test_on_a_phone_every_diagram_opens_large_enough_to_read(browser, base, name
     page.goto(base + name, wait_until="networkidle")
     figs = page.locator(".tcpsim-ladder svg, .tcpsim-state svg, .cell_output img[src$='.svg']")
     assert figs.count() >= 2
-    for k in range(figs.count()):
-        label = figs.nth(k).get_attribute("aria-label") or ""
-        assert figs.nth(k).get_attribute("role") == "button" and label.startswith("Open larger"), k
-    ladder = page.locator(".tcpsim-ladder svg").first
-    ladder.scroll_into_view_if_needed()
-    ladder.focus()
+    buttons = page.locator("button.tcpsim-zoom-open")
+    assert buttons.count() == figs.count()
+    for k in range(buttons.count()):
+        assert (buttons.nth(k).get_attribute("aria-label") or "").startswith("Open larger"), k
+    first = page.locator(".tcpsim-ladder button.tcpsim-zoom-open").first
+    first.scroll_into_view_if_needed()
+    first.focus()
     page.keyboard.press("Enter")
     page.locator("dialog.tcpsim-zoom[open]").wait_for(timeout=5_000)
     smallest = page.evaluate("""() => Math.min(...Array.from(document.querySelectorAll(
@@ -373,3 +374,23 @@ def test_the_licences_page_names_the_pinned_versions():
                        ("sphinx-copybutton", "sphinx-copybutton"), ("sphinx-design", "sphinx-design"),
                        ("sphinx-thebe", "sphinx-thebe")):
         assert f"| {shown} | {pins[pip]} |" in page, (shown, pins[pip])
+
+
+AXE = TOP / "tests" / "browser" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+@pytest.mark.parametrize("name", pages())
+def test_no_serious_accessibility_violation(browser, base, name, theme):
+    """axe-core (pinned by tests/browser/axe/package-lock.json, installed by ./run.sh) on every
+    page in light and dark mode: no serious or critical violation."""
+    assert AXE.is_file(), "axe-core is missing: run ./run.sh test (it runs npm ci in tests/browser/axe)"
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, color_scheme=theme)
+    page.goto(base + name, wait_until="networkidle")
+    page.evaluate(f"document.documentElement.dataset.theme = '{theme}'")
+    page.add_script_tag(path=str(AXE))
+    bad = page.evaluate("""async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+        .filter(v => ['serious', 'critical'].includes(v.impact))
+        .map(v => v.id + ': ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '))""")
+    assert bad == [], bad
+    page.close()

@@ -117,6 +117,7 @@ TEXT: Final[dict[str, str]] = {
     "page.unreadable": "This panel's pre-computed runs could not be read ({error}); rebuild the site.",
     "page.missing": "This panel's pre-computed runs are missing (panel {id}); rebuild the site.",
     "page.zoom_open": "Open larger: {name}",
+    "page.zoom_button": "Open larger",
     "page.zoom_close": "Close",
     "page.zoom_dialog": "The diagram at full size",
     "page.when_missing": "The ladders of this table are missing (_static/tcpsim/when-1.js); rebuild the site.",

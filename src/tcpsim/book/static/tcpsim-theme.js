@@ -8,7 +8,36 @@
 (function () {
   "use strict";
   var WIDE = 960;                                   /* pydata-sphinx-theme's breakpoint for the sidebar */
+  /* A name that does not contain the words a button shows confuses speech input
+     ("click Search Ctrl K"): the theme's search, theme and page-navigation controls
+     are named by what they show, their old name kept as a description. */
+  function names() {
+    document.querySelectorAll(".search-button__button, .theme-switch-button, .nav-link, .prev-next-area a")
+      .forEach(function (e) {
+        var label = e.getAttribute("aria-label");
+        var shown = (e.innerText || "").replace(/\s+/g, " ").trim();
+        if (!label || !shown || label.toLowerCase().indexOf(shown.toLowerCase()) >= 0) return;
+        e.setAttribute("title", e.getAttribute("title") || label);
+        e.removeAttribute("aria-label");
+      });
+  }
+  /* The colour-mode button's icons carry titles ("Light", "Dark") that speech input would
+     take for its visible words: they are decoration, its name is "Color mode". Font
+     Awesome turns the icons into SVGs after load, hence the observer. */
+  function quietIcons() {
+    document.querySelectorAll(".theme-switch-button .theme-switch, .theme-switch-button svg").forEach(function (e) {
+      if (e.getAttribute("aria-hidden") !== "true") e.setAttribute("aria-hidden", "true");
+      if (e.hasAttribute("title")) e.removeAttribute("title");
+      var title = e.querySelector && e.querySelector("title");
+      if (title) title.remove();
+    });
+  }
   function start() {
+    names();
+    quietIcons();
+    document.querySelectorAll(".theme-switch-button").forEach(function (b) {
+      new MutationObserver(quietIcons).observe(b, {childList: true, subtree: true});
+    });
     ["primary", "secondary"].forEach(function (side) {
       var all = document.querySelectorAll("." + side + "-toggle");
       if (all.length < 2) return;

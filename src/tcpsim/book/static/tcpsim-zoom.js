@@ -40,8 +40,6 @@
       if (w) copy.style.width = w + "px";
       if (h) copy.style.height = h + "px";
       copy.style.maxWidth = "none";
-      copy.removeAttribute("tabindex");
-      copy.removeAttribute("role");
       copy.querySelectorAll("[id]").forEach(function (e) { e.id = e.id + "-zoom"; });
     } else {
       copy.style.maxWidth = "none";
@@ -53,14 +51,16 @@
   function arm(fig) {
     if (fig.dataset.tcpsimZoom) return;
     fig.dataset.tcpsimZoom = "1";
-    fig.setAttribute("tabindex", "0");
-    fig.setAttribute("role", "button");
-    fig.setAttribute("aria-label", t("zoom_open").replace("{name}", name(fig)));
     fig.classList.add("tcpsim-zoomable");
-    fig.addEventListener("click", function () { open(fig); });
-    fig.addEventListener("keydown", function (e) {
-      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); open(fig); }
-    });
+    fig.addEventListener("click", function () { open(fig); });       /* a tap on the figure itself */
+    /* and a real button, for the keyboard and screen readers: its visible words begin its name */
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "tcpsim-zoom-open";
+    button.textContent = t("zoom_button");
+    button.setAttribute("aria-label", t("zoom_open").replace("{name}", name(fig)));
+    button.addEventListener("click", function () { open(fig); });
+    fig.parentNode.insertBefore(button, fig);
   }
   function scan() { document.querySelectorAll(SELECTOR).forEach(arm); }
   function start() {
