@@ -18,6 +18,7 @@ import yaml
 
 TOP = Path(__file__).resolve().parents[2]
 LIMIT = 3 * 1024 * 1024          # bytes per chapter page with its assets
+AXE = TOP / "tests" / "browser" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 
 
 def pages(part=None):
@@ -88,6 +89,30 @@ def test_page_loads_offline_with_its_diagrams(browser, base, outdir, name):
         assert sum(1 for w in sizes if w > 100) >= 2, "a ladder and a state diagram at least, drawn"
         shot = page.screenshot(full_page=False)
         assert len(shot) > 30_000, "the screenshot looks blank"
+    # axe-core (pinned by tests/browser/axe/package-lock.json, installed by ./run.sh), light then dark:
+    # no serious or critical violation
+    assert AXE.is_file(), "axe-core is missing: run ./run.sh test (it runs npm ci in tests/browser/axe)"
+    page.add_script_tag(path=str(AXE))
+    for theme in ("light", "dark"):
+        page.evaluate(f"document.documentElement.dataset.theme = '{theme}'")
+        bad = page.evaluate("""async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+            .filter(v => ['serious', 'critical'].includes(v.impact))
+            .map(v => v.id + ': ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '))""")
+        assert bad == [], (theme, bad)
+    page.evaluate("document.documentElement.dataset.theme = 'light'")
+    if name in pages(part=0):
+        # solutions and the runs that confirm them stay folded until opened (the run used to print
+        # the answer under a closed "Click to show")
+        sols = page.locator("div.solution")
+        assert sols.count() >= 1, "every chapter has exercises with solutions"
+        for k in range(sols.count()):
+            sol = sols.nth(k)
+            body = sol.locator("section, .cell_output, p:not(.admonition-title)")
+            assert body.count() >= 1
+            assert not any(body.nth(j).is_visible() for j in range(body.count())), f"solution {k} shows early"
+            assert sol.locator(".cell_output").count() == 1, f"solution {k} holds its confirming run"
+            sol.locator("button.toggle-button").click()
+            sol.locator(".cell_output").wait_for(state="visible", timeout=5_000)
     page.close()
 
 
@@ -197,21 +222,6 @@ def test_search_download_dark_mode_and_print(browser, base):
     page.close()
 
 
-@pytest.mark.parametrize("name", pages(part=0))
-def test_solutions_and_their_confirming_runs_stay_folded_until_opened(browser, base, name):
-    """Issue: the run that confirms an answer printed it under a closed "Click to show"."""
-    page, log = open_page(browser, base + name)
-    sols = page.locator("div.solution")
-    assert sols.count() >= 1, "every chapter has exercises with solutions"
-    for k in range(sols.count()):
-        sol = sols.nth(k)
-        body = sol.locator("section, .cell_output, p:not(.admonition-title)")
-        assert body.count() >= 1
-        assert not any(body.nth(j).is_visible() for j in range(body.count())), f"solution {k} shows before opening"
-        assert sol.locator(".cell_output").count() == 1, f"solution {k} holds its confirming run"
-        sol.locator("button.toggle-button").click()
-        sol.locator(".cell_output").wait_for(state="visible", timeout=5_000)
-    page.close()
 
 
 @pytest.mark.parametrize("width, height", [(390, 844), (1280, 900)])
@@ -376,21 +386,4 @@ def test_the_licences_page_names_the_pinned_versions():
         assert f"| {shown} | {pins[pip]} |" in page, (shown, pins[pip])
 
 
-AXE = TOP / "tests" / "browser" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 
-
-@pytest.mark.parametrize("theme", ["light", "dark"])
-@pytest.mark.parametrize("name", pages())
-def test_no_serious_accessibility_violation(browser, base, name, theme):
-    """axe-core (pinned by tests/browser/axe/package-lock.json, installed by ./run.sh) on every
-    page in light and dark mode: no serious or critical violation."""
-    assert AXE.is_file(), "axe-core is missing: run ./run.sh test (it runs npm ci in tests/browser/axe)"
-    page = browser.new_page(viewport={"width": 1280, "height": 900}, color_scheme=theme)
-    page.goto(base + name, wait_until="networkidle")
-    page.evaluate(f"document.documentElement.dataset.theme = '{theme}'")
-    page.add_script_tag(path=str(AXE))
-    bad = page.evaluate("""async () => (await axe.run(document, {resultTypes: ['violations']})).violations
-        .filter(v => ['serious', 'critical'].includes(v.impact))
-        .map(v => v.id + ': ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '))""")
-    assert bad == [], bad
-    page.close()
