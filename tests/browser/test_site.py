@@ -95,6 +95,9 @@ def test_page_loads_offline_with_its_diagrams(browser, base, outdir, name):
     page.add_script_tag(path=str(AXE))
     for theme in ("light", "dark"):
         page.evaluate(f"document.documentElement.dataset.theme = '{theme}'")
+        # colours fade from one theme to the other (CSS transitions): measure the end, not a frame between
+        page.evaluate("async () => { await new Promise(requestAnimationFrame); "
+                      "await Promise.all(document.getAnimations().map(a => a.finished)); }")
         bad = page.evaluate("""async () => (await axe.run(document, {resultTypes: ['violations']})).violations
             .filter(v => ['serious', 'critical'].includes(v.impact))
             .map(v => v.id + ': ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '))""")
