@@ -57,16 +57,29 @@ def test_variants_cover_every_single_and_pair(panel):
 
 def test_widget_toggle_redraws_and_reset_restores(panel):
     box = panel.widget()
-    controls, figures, table = box.children
+    _, controls, ladder_html, _, table = box.children
     toggles = controls.children[1].children
-    ladder_html = figures.children[0]
     before = ladder_html.value
+    assert not any(t.icon for t in toggles), "no cross on a segment that is not lost (it reads as 'remove')"
     toggles[1].value = True                      # drop the SYN-ACK
     assert ladder_html.value != before and "(lost)" in ladder_html.value
+    assert [bool(t.icon) for t in toggles[:3]] == [False, True, False]
     assert "dropped" in table.value
     reset = controls.children[2].children[-1]
     reset.click()
     assert ladder_html.value == before and not any(t.value for t in toggles)
+
+
+def test_the_widget_fills_its_output_area_at_a_width_that_does_not_change(panel):
+    # The state diagram's own width changes from step to step (graphviz lays out what the run has
+    # reached so far) and is wider than a notebook column; the widget must neither jump nor overflow.
+    box = panel.widget()
+    style, _, ladder_html, state_html, table = box.children
+    assert box.layout.width == "100%" and "tcpsim-widget" in box._dom_classes
+    assert all(f.layout.width == "100%" and "tcpsim-figure" in f._dom_classes for f in (ladder_html, state_html))
+    assert ".tcpsim-widget .tcpsim-figure svg{display:block;max-width:100%;height:auto}" in style.value
+    assert "table.tcpsim-trace{font-family:var(--jp-code-font-family,monospace)" in style.value
+    assert "tcpsim-table" in table._dom_classes
 
 
 def test_unknown_drop_is_a_clear_error(panel):
@@ -111,7 +124,11 @@ def test_the_static_twin_and_the_widget_show_the_catalogues_words(panel):
     assert f"<summary>{TEXT['figure.table']}</summary>" in figure
     assert TEXT["setting.time_wait.off"] in figure and escape(t("segment.dropped", index=6, src="client",
                                                                 flags="ACK")) in figure
-    controls = panel.widget().children[0]
+    box = panel.widget()
+    bundle = box._repr_mimebundle_()
+    assert bundle["text/plain"] == t("widget.plain", title=panel.title) and bundle["text/html"] == page
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    controls = box.children[1]
     assert controls.children[0].value == html("widget.heading", title=panel.title)
     assert controls.children[2].children[0].description == TEXT["knob.time_wait"]
     assert controls.children[2].children[-1].description == TEXT["widget.reset"]
@@ -130,6 +147,9 @@ def test_the_story_says_what_a_loss_did():
     assert story.startswith("#2 (server's SYN,ACK) is lost; server sends it again 1 s later.")
     assert story.endswith("In the end: client CLOSED, server CLOSED.")
     assert p.show().story.startswith(TEXT["story.none"])
+    # a knob the reader turned is named after the sentence, as a sentence of its own
+    turned = DropPanel("connect-close", knobs=("time_wait",)).show(drop=[6], time_wait=False).story
+    assert turned.endswith("In the end: client CLOSED, server CLOSED. Set: TIME_WAIT off (what-if, not TCP).")
     data = p.page_data(max_drops=1)
     stories = {data["strings"][v[3]] for v in data["variants"].values()}
     assert story in stories and len(stories) == len(data["variants"])

@@ -84,6 +84,20 @@ def stop_kernels(lab):
         urllib.request.urlopen(urllib.request.Request(lab + f"/api/sessions/{session['id']}", method="DELETE"))
 
 
+def panel_size(widget):
+    return widget.evaluate("""e => ({width: e.getBoundingClientRect().width, scroll: e.scrollWidth,
+        client: e.clientWidth, area: e.closest('.jp-OutputArea-output').getBoundingClientRect().width})""")
+
+
+def wait_for_change(page, locator, before, after, tenths=300):
+    """Until the kernel has redrawn `locator` (up to 30 s)."""
+    for _ in range(tenths):
+        if locator.inner_html() != before:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"the panel did not redraw after {after}")
+
+
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_run_all_and_drop_a_segment(lab, lab_page, outdir, chapter):
     page, errors = lab_page
@@ -118,6 +132,22 @@ def test_run_all_and_drop_a_segment(lab, lab_page, outdir, chapter):
     ladder.wait_for(state="attached")
     before = ladder.inner_html()
     assert "(lost)" not in before
+    widget = notebook.locator(".tcpsim-widget", has=toggle_button).first
+    sizes = [panel_size(widget)]
+    handle = widget.locator(".noUi-handle").first          # the step slider, from the keyboard
+    page.wait_for_selector(".jp-StatusBar-TextItem:has-text('Idle')", timeout=60_000)   # Run All is done
+    last = float(handle.get_attribute("aria-valuenow"))
+    for key, step in (("Home", 0), ("ArrowRight", 1), ("ArrowRight", 2), ("ArrowRight", 3), ("End", last)):
+        shown = ladder.inner_html()
+        for _ in range(5):       # JupyterLab may take the focus back from the slider while it settles
+            handle.focus()
+            page.keyboard.press(key)
+            if float(handle.get_attribute("aria-valuenow")) == step:
+                break
+        assert float(handle.get_attribute("aria-valuenow")) == step, (key, handle.get_attribute("aria-valuenow"))
+        wait_for_change(page, ladder, shown, f"{key} (the slider at {step})")
+        sizes.append(panel_size(widget))
+    assert ladder.inner_html() == before, "the slider at its end shows the whole run again"
     toggle.scroll_into_view_if_needed()
     if chapter == CHAPTERS[0]:
         page.screenshot(path=str(outdir / "lab-before-drop.png"))
@@ -127,6 +157,12 @@ def test_run_all_and_drop_a_segment(lab, lab_page, outdir, chapter):
             break
         page.wait_for_timeout(100)
     assert "(lost)" in ladder.inner_html() and ladder.inner_html() != before
+    sizes.append(panel_size(widget))
+    # the panel fills its output area and keeps that width at every step and after a drop (it used
+    # to run 150-200 px past the column and change width under the slider); nothing inside overflows
+    assert all(abs(size["width"] - sizes[0]["width"]) < 1 for size in sizes), sizes
+    assert all(size["width"] <= size["area"] + 1 and size["scroll"] <= size["client"] + 1 for size in sizes), sizes
+    assert sizes[0]["width"] >= 0.9 * sizes[0]["area"], sizes
     if chapter == CHAPTERS[0]:
         page.screenshot(path=str(outdir / "lab-after-drop.png"))
     page.wait_for_selector(".jp-StatusBar-TextItem:has-text('Idle')", timeout=60_000)

@@ -21,6 +21,23 @@ from .text import html, t
 
 PLAY_INTERVAL_MS = 700
 
+# The panel fills its output area and keeps that width from step to step: each figure takes the
+# full width and a drawing wider than that is scaled down to it (the state diagram's width changes
+# a little as the run goes on); the trace table is monospace, with its notes column wrapping.
+WIDGET_CSS = (
+    ".tcpsim-widget{width:100%;max-width:100%;box-sizing:border-box}"
+    ".tcpsim-widget .tcpsim-figure{width:100%;max-width:100%;overflow-x:auto}"
+    ".tcpsim-widget .tcpsim-figure svg{display:block;max-width:100%;height:auto}"
+    ".tcpsim-widget .tcpsim-table{width:100%;max-width:100%;overflow-x:auto}"
+    ".tcpsim-widget .widget-html-content{white-space:normal}"
+    ".tcpsim-widget table.tcpsim-trace{font-family:var(--jp-code-font-family,monospace);"
+    "font-size:var(--jp-code-font-size,13px);font-variant-numeric:tabular-nums;border-collapse:collapse}"
+    ".tcpsim-widget table.tcpsim-trace td,.tcpsim-widget table.tcpsim-trace th{padding:0 .6em;"
+    "text-align:left;white-space:nowrap;line-height:1.5}"
+    ".tcpsim-widget table.tcpsim-trace td:last-child{white-space:normal;min-width:9em}"
+    ".tcpsim-widget table.tcpsim-trace tr.tcpsim-change td{opacity:.75;font-style:italic}"
+    ".tcpsim-widget table.tcpsim-trace tr.tcpsim-dropped td{text-decoration:line-through}")
+
 
 def _widgets() -> Any:
     import ipywidgets  # type: ignore[import-untyped]
@@ -41,14 +58,18 @@ class LivePanel:
         w = _widgets()
         self.panel = panel
         self.toggles = [w.ToggleButton(value=False, description=d.label, tooltip=t("widget.tooltip", label=d.label),
-                                       icon="times", layout=w.Layout(width="auto")) for d in panel.droppable]
+                                       layout=w.Layout(width="auto")) for d in panel.droppable]
         self.knobs = self._knob_widgets(w)
         self.step = w.IntSlider(value=0, min=0, max=1, description=t("widget.step"), continuous_update=True)
         self.play = w.Play(value=0, min=0, max=1, interval=PLAY_INTERVAL_MS, description=t("widget.play"))
         w.jslink((self.play, "value"), (self.step, "value"))
         self.reset_button = w.Button(description=t("widget.reset"), icon="undo")
         self.status = w.HTML()
-        self.ladder, self.state, self.table = w.HTML(), w.HTML(), w.HTML()
+        full = {"width": "100%", "max_width": "100%", "margin": "2px 0"}   # no side margin past 100%
+        self.ladder, self.state, self.table = (w.HTML(layout=w.Layout(**full)) for _ in range(3))
+        for figure in (self.ladder, self.state):
+            figure.add_class("tcpsim-figure")
+        self.table.add_class("tcpsim-table")
         self._busy = False
         self._connect()
         self.redraw()
@@ -85,9 +106,12 @@ class LivePanel:
                            w.HBox(self.toggles, layout=wrap),
                            w.HBox([*self.knobs.values(), self.reset_button]),
                            w.HBox([self.play, self.step]), self.status])
-        figures = w.HBox([self.ladder, self.state], layout=w.Layout(flex_flow="row wrap"))
-        box = live_box_class()([controls, figures, self.table])
+        style = w.HTML(f"<style>{WIDGET_CSS}</style>", layout=w.Layout(display="none"))
+        box = live_box_class()([style, controls, self.ladder, self.state, self.table],
+                               layout=w.Layout(width="100%", max_width="100%"))
+        box.add_class("tcpsim-widget")
         box.static = self.panel.static_html()
+        box.plain = t("widget.plain", title=self.panel.title)
         return box
 
     # ------------------------------------------------------------- running
@@ -117,6 +141,8 @@ class LivePanel:
             with self._quietly():
                 self.step.max = self.play.max = r["events"]
                 self.step.value = self.play.value = r["events"]
+        for toggle in self.toggles:             # a cross only on a segment that is lost, not as a "remove"
+            toggle.icon = "times" if toggle.value else ""
         self.status.value = status_line(drops, r["events"], self.panel.story(r["trace"], drops, knobs))
 
     def _on_step(self, _: object) -> None:
@@ -142,11 +168,14 @@ def live_box_class() -> Any:
         kernel-free twin as text/html (the website uses that)."""
 
         static = ""
+        plain = ""
 
         def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
             data: dict[str, Any] = super()._repr_mimebundle_(**kwargs)
             if self.static:
                 data["text/html"] = self.static
+            if self.plain:                  # what an untrusted notebook or a terminal shows
+                data["text/plain"] = self.plain
             return data
 
     return LiveBox

@@ -221,8 +221,8 @@ class DropPanel:
                 told.append(t("story.again", lost=d.dropped_text, who=d.src, after=f"{secs(again.t - lost.t):g}"))
         end = t("list.separator").join(t("story.state", endpoint=ep, state=trace.final[ep].value)
                                        for ep in trace.endpoints() if ep in trace.final)
-        settings = "".join(t("caption.setting", setting=setting_text(k, v))
-                           for k, v in sorted(knobs.items()) if k in KNOB_VALUES)
+        set_ = t("list.separator").join(setting_text(k, v) for k, v in sorted(knobs.items()) if k in KNOB_VALUES)
+        settings = " " + t("story.settings", settings=set_) if set_ else ""
         return " ".join(told or [t("story.none")]) + " " + t("story.end", states=end) + settings
 
     def scenario(self, drop: Iterable[int | Droppable] = (), *, time_wait: bool | None = None,

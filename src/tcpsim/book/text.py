@@ -52,6 +52,7 @@ TEXT: Final[dict[str, str]] = {
     "story.again": "{lost} is lost; {who} sends it again {after} s later.",
     "story.end": "In the end: {states}.",
     "story.state": "{endpoint} {state}",
+    "story.settings": "Set: {settings}.",
     # -- the static figure (the widget's twin)
     "caption": "{title}: dropped {what}",
     "caption.setting": "; {setting}",
@@ -68,6 +69,7 @@ TEXT: Final[dict[str, str]] = {
     "widget.reset": "reset",
     "widget.status": "<b>dropped:</b> {lost} &nbsp; <b>events:</b> {events}<br>{story}",
     "widget.none": "none",
+    "widget.plain": "[{title}: a live panel, working once this notebook runs in JupyterLab]",
     # -- the appendix "What TCP does when..." (tcpsim.book.when)
     "when.caption": "What TCP does when a segment arrives: RFC 9293's answer in each state",
     "when.corner": "state \\ arriving",
