@@ -107,7 +107,14 @@ setup() {
     if [ "$browser" -eq 1 ] && ! have_chromium; then
         apt_install chromium
     fi
+
+    # Virtual environment.
+    if ! venv_ok; then
+        create_venv
+    fi
+
     # axe-core for the accessibility checks, pinned by tests/browser/axe/package-lock.json
+    # (after the venv: its stamp lives there)
     if [ "$browser" -eq 1 ]; then
         command -v npm >/dev/null 2>&1 || apt_install npm
         local axe_hash
@@ -118,11 +125,6 @@ setup() {
             (cd tests/browser/axe && npm ci --no-audit --no-fund --silent) || die "npm ci failed"
             printf '%s\n' "$axe_hash" > "$AXE_STAMP"
         fi
-    fi
-
-    # Virtual environment.
-    if ! venv_ok; then
-        create_venv
     fi
 
     # Locked requirements: reinstall only when requirements.txt changed.

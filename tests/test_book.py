@@ -66,3 +66,15 @@ def test_the_factor_check_sees_a_hand_written_conversion():
     assert HAND_WRITTEN_FACTOR.findall("print(c.t / 1e6, r.t * 1_000_000, x / 1000000)") == [
         "1e6", "1_000_000", "1000000"]
     assert not HAND_WRITTEN_FACTOR.findall("isn = 4294967295; n = 21000000; secs(c.t); count = 20000")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_the_first_cell_says_in_one_line_how_to_run_the_chapter(path):
+    # a notebook opened in JupyterLab shows its pictures before anything runs; the line under the
+    # title says what makes the panels live, and where the website's reader learns to get the book
+    first = json.loads(path.read_text())["cells"][0]
+    paragraphs = "".join(first["source"]).split("\n\n")
+    assert first["cell_type"] == "markdown" and paragraphs[0].startswith("# ")
+    assert "**Run ▸ Run All Cells**" in paragraphs[1] and "[Run it yourself](run.md)" in paragraphs[1]
+    assert "\n" not in paragraphs[1], "one line"
+    assert (BOOK / "run.md").is_file()
