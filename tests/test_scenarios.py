@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tcpsim.core.units import us
+from tcpsim.core.units import secs, us
 from tcpsim.errors import ScenarioError
 from tcpsim.network import run
 from tcpsim.scenario import builtin, builtin_names, load
@@ -380,6 +380,28 @@ def test_a_listener_is_named_apart_from_its_children():
     assert d["final"] == {"client": "CLOSED", "server": "CLOSED", "server:80": "LISTEN"}
     assert tr.endpoints() == ["client", "server"] and tr.listeners() == ["server:80"]
     assert [s.value for s in tr.states("server")][:3] == ["CLOSED", "LISTEN", "SYN_RECEIVED"]
+
+
+def test_a_syn_the_full_queue_dropped_belongs_to_the_tcb_that_was_listening():
+    """Two clients, backlog 0, c1's ACK lost: c2's SYN at 0.2 s finds the SYN queue full (Linux
+    6.13+: backlog + 1 = 1 half-open entry, c1's) and is dropped; c2 connects after its SYN
+    retransmission. RFC 9293 Figure 5 draws one TCB per connection: when the SYN was dropped,
+    the TCB that became server#2 was the one in LISTEN, so the loop is server#2's, not server's
+    (which had left LISTEN at 0.05 s)."""
+    from tcpsim import DropPanel
+
+    two = {"overrides": {"syncookies": 0}, "endpoints": {
+        "c1": {"port": 40000, "isn": 1000, "calls": [{"t": 0, "call": "connect", "to": "server"}]},
+        "server": {"port": 80, "isn": 300, "backlog": 0, "calls": [{"t": 0, "call": "listen"}]},
+        "c2": {"port": 40000, "isn": 2000, "calls": [{"t": 0.2, "call": "connect", "to": "server"}]}},
+        "network": {"rules": [{"action": "drop", "src": "c1", "flags": "A", "nth": 1}]}}
+    tr = run(two)
+    dropped = [x for x in tr.loops if x.endpoint == "server:80"]
+    assert [(x.state.value, secs(x.t)) for x in dropped] == [("LISTEN", 0.25)]
+    assert tr.loops_of("server#2")[0] is dropped[0]
+    assert dropped[0] not in tr.loops_of("server") and dropped[0] not in tr.loops_of("c2")
+    svg = DropPanel(two).render()["state"]               # all four sides painted, the loop with them
+    assert "rcv SYN, queue full" in svg and "server#2 ×1" in svg and "c2 is here" in svg
 
 
 def test_two_listeners_of_one_host_are_two_names():

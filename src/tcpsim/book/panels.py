@@ -40,7 +40,7 @@ from ..core.scenario import builtin, load
 from ..core.trace import Trace
 from ..core.units import secs
 from ..render.ladder import flag_words, ladder
-from ..render.state_diagram import state_diagram
+from ..render.state_diagram import PALETTE, state_diagram
 from .figure import PanelFigure
 from .text import TEXT, t
 
@@ -258,7 +258,9 @@ class DropPanel:
     def render(self, drop: Iterable[int | Droppable] = (), step: int | None = None, **knobs: Any) -> Rendered:
         """Ladder SVG, state-diagram SVG and trace-table HTML for one setting."""
         trace = self.run(drop, **knobs)
-        endpoints = list(self.endpoints) if self.endpoints else trace.endpoints()[:2]
+        # every side of every connection, as many as the diagram has colours for (a panel of
+        # two clients shows both, and the server's side of each)
+        endpoints = list(self.endpoints) if self.endpoints else trace.endpoints()[:len(PALETTE)]
         lad = ladder(trace, relative=self.relative, step=step)
         dia = state_diagram(self.view, trace=trace, endpoints=endpoints, step=step,
                             whatif="two_way_handshake" if knobs.get("two_way") else False)

@@ -185,6 +185,18 @@ class Trace:
         born = mine[0].order
         return [c for c in self.changes if c.endpoint == parent and c.order < born] + mine
 
+    def loops_of(self, endpoint: str) -> list[LoopRecord]:
+        """`endpoint`'s loops (rows that kept the state) with the same lineage: for a
+        listener's child, the listener's loops before the child's birth (a SYN the full
+        queue dropped happened to the one TCB the RFC draws, in LISTEN), then its own."""
+        mine = [x for x in self.loops if x.endpoint == endpoint]
+        parent = self.listener_of.get(endpoint)
+        own = [c for c in self.changes if c.endpoint == endpoint]
+        if parent is None or not own:
+            return mine
+        born = own[0].order
+        return [x for x in self.loops if x.endpoint == parent and x.order < born] + mine
+
     @property
     def loop_order(self) -> list[int]:
         """The order of each loop (kept for older scripts: each `LoopRecord` has `.order`)."""

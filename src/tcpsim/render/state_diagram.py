@@ -322,8 +322,8 @@ def paint_run(trace: Trace, endpoints: Iterable[str] | None, step: int | None,
         # rows that kept the state (a retransmission, a re-ACK in TIME_WAIT,
         # a SYN dropped by a full queue) are drawn as loops with a count
         lineage = trace.lineage(ep)
-        for loop in trace.loops:
-            if loop.endpoint != ep or (until is not None and loop.order > until):
+        for loop in trace.loops_of(ep):
+            if until is not None and loop.order > until:
                 continue
             # a loop in CLOSED after the connection ended (an RST answering a late FIN)
             # belongs to the bottom CLOSED, where the endpoint's path ended
