@@ -8,6 +8,9 @@ state through a real exchange with host "b".
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from tcpsim.core.host import Host
 from tcpsim.core.profile import make_profile
 from tcpsim.core.records import Transmit
@@ -164,3 +167,21 @@ def _reach(state: State, profile: str, passive: bool, **over):
         net.settle()
         return net, a
     raise ValueError(state)
+
+
+@contextmanager
+def notices_told() -> Iterator[list[tuple[str, str]]]:
+    """Every (host, kind) a host tells its application while the block runs, in order
+    (Host.tell wrapped, and restored after)."""
+    log: list[tuple[str, str]] = []
+    real = Host.tell
+
+    def tell(self, now, tcb, kind, detail=""):
+        log.append((self.name, kind))
+        return real(self, now, tcb, kind, detail)
+
+    Host.tell = tell      # type: ignore[method-assign]
+    try:
+        yield log
+    finally:
+        Host.tell = real  # type: ignore[method-assign]

@@ -35,8 +35,7 @@ import pytest
 if __name__ == "__main__":                      # run as a script: make helpers importable
     sys.path.insert(0, str(Path(__file__).parent))
 
-from helpers import Net, S, reach, seg_to  # noqa: E402
-from tcpsim.core.host import Host  # noqa: E402
+from helpers import Net, S, notices_told, reach, seg_to  # noqa: E402
 from tcpsim.core.records import NoticeKind  # noqa: E402
 from tcpsim.core.segment import Segment  # noqa: E402
 from tcpsim.oracle import rfc9293 as rfc  # noqa: E402
@@ -310,16 +309,8 @@ def _param(cell: Cell):
 
 @pytest.fixture(scope="module")
 def told():
-    """Every (host, notice kind) the simulator tells an application (Host.tell, patched for the module)."""
-    log: list[tuple[str, NoticeKind]] = []
-    real = Host.tell
-
-    def tell(self, now, tcb, kind, detail=""):
-        log.append((self.name, kind))
-        return real(self, now, tcb, kind, detail)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(Host, "tell", tell)
+    """Every (host, notice kind) the simulator tells an application, for the whole module."""
+    with notices_told() as log:
         yield log
 
 
@@ -393,18 +384,8 @@ def _abstract(seen: Seen) -> str:
 
 
 def _summary() -> str:
-    log: list = []
-    real = Host.tell
-
-    def tell(self, now, tcb, kind, detail=""):
-        log.append((self.name, kind))
-        return real(self, now, tcb, kind, detail)
-
-    Host.tell = tell      # type: ignore[method-assign]
-    try:
+    with notices_told() as log:
         diffs = linux_differences(log)
-    finally:
-        Host.tell = real  # type: ignore[method-assign]
     lines = [f"{len(diffs)} of {len(CELLS)} cells differ between the simulator's linux and rfc9293 profiles"]
     by: dict[tuple[str, str], list] = defaultdict(list)
     for cell, a, b in diffs:

@@ -32,8 +32,7 @@ if __name__ == "__main__":                      # run as a script: make test_con
     sys.path.insert(0, str(Path(__file__).parent))
 
 import test_conformance as tc  # noqa: E402
-from helpers import Net, S, reach  # noqa: E402
-from tcpsim.core.host import Host  # noqa: E402
+from helpers import Net, S, notices_told, reach  # noqa: E402
 from tcpsim.core.units import us  # noqa: E402
 from tcpsim.oracle import rfc9293 as rfc  # noqa: E402
 
@@ -271,16 +270,8 @@ def test_every_cause_names_cells():
 
 @pytest.fixture(scope="module")
 def told():
-    """Every (host, notice kind) the simulator tells an application (Host.tell, patched for the module)."""
-    log: list = []
-    real = Host.tell
-
-    def tell(self, now, tcb, kind, detail=""):
-        log.append((self.name, kind))
-        return real(self, now, tcb, kind, detail)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(Host, "tell", tell)
+    """Every (host, notice kind) the simulator tells an application, for the whole module."""
+    with notices_told() as log:
         yield log
 
 
@@ -309,18 +300,8 @@ def _where(cells) -> str:
 
 
 def summary() -> str:
-    log: list = []
-    real = Host.tell
-
-    def tell(self, now, tcb, kind, detail=""):
-        log.append((self.name, kind))
-        return real(self, now, tcb, kind, detail)
-
-    Host.tell = tell      # type: ignore[method-assign]
-    try:
+    with notices_told() as log:
         sims = {cid: sim_seen(MATRIX[cid], log) for cid in FACT["cells"]}
-    finally:
-        Host.tell = real  # type: ignore[method-assign]
     kern = {cid: kernel_seen(rec) for cid, rec in FACT["cells"].items()}
     differ = [cid for cid in kern if sims[cid] != kern[cid]]
     lines = [f"{len(kern)} cells recorded; the simulator's linux profile agrees with the kernel in "

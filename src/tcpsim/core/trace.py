@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .records import NoticeKind
 from .segment import MOD, Segment
@@ -38,6 +38,16 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: The version of the JSON trace (and of the scenario format, tcpsim.core.scenario).
 FORMAT = 2
+
+
+class _Ordered(Protocol):
+    """A record of one endpoint, in the run's order (a state change, a loop)."""
+
+    endpoint: str
+    order: int
+
+
+R = TypeVar("R", bound=_Ordered)
 
 
 class SegmentRecord:
@@ -178,24 +188,23 @@ class Trace:
         """`endpoint`'s state changes as RFC 9293 Figure 5 draws one TCB: for a
         listener's child, the listener's changes up to the child's birth
         (CLOSED -> LISTEN), then the child's own."""
-        mine = [c for c in self.changes if c.endpoint == endpoint]
-        parent = self.listener_of.get(endpoint)
-        if parent is None or not mine:
-            return mine
-        born = mine[0].order
-        return [c for c in self.changes if c.endpoint == parent and c.order < born] + mine
+        return self._inherited(endpoint, self.changes)
 
     def loops_of(self, endpoint: str) -> list[LoopRecord]:
         """`endpoint`'s loops (rows that kept the state) with the same lineage: for a
         listener's child, the listener's loops before the child's birth (a SYN the full
         queue dropped happened to the one TCB the RFC draws, in LISTEN), then its own."""
-        mine = [x for x in self.loops if x.endpoint == endpoint]
+        return self._inherited(endpoint, self.loops)
+
+    def _inherited(self, endpoint: str, records: list[R]) -> list[R]:
+        """`records` of `endpoint`, after those of its listener from before its birth
+        (its first state change)."""
+        mine = [r for r in records if r.endpoint == endpoint]
         parent = self.listener_of.get(endpoint)
-        own = [c for c in self.changes if c.endpoint == endpoint]
-        if parent is None or not own:
+        born = next((c.order for c in self.changes if c.endpoint == endpoint), None)
+        if parent is None or born is None:
             return mine
-        born = own[0].order
-        return [x for x in self.loops if x.endpoint == parent and x.order < born] + mine
+        return [r for r in records if r.endpoint == parent and r.order < born] + mine
 
     @property
     def loop_order(self) -> list[int]:
