@@ -55,7 +55,47 @@ def test_variants_cover_every_single_and_pair(panel):
     assert "2,5|time_wait=0" in v and "|time_wait=1" in v
 
 
-def test_widget_toggle_redraws_and_reset_restores(panel):
+def test_the_live_panel_starts_at_its_still_twin():
+    """One panel per place: the live panel made after a still figure starts at that figure's
+    setting, and its page form says so, so that the website can put it in the figure's place."""
+    p = DropPanel("connect-close", knobs=("time_wait",))
+    alone = p.static_html()
+    assert 'data-tcpsim-start="{&quot;drops&quot;:[],&quot;knobs&quot;:{&quot;time_wait&quot;:true}}"' in alone
+    assert "tcpsim-twinned" not in alone and t("static.note") in alone
+    twin = p.show(drop=[6], time_wait=False)._repr_html_()
+    setting = escape(json.dumps({"drops": [6], "knobs": {"time_wait": False}}, separators=(",", ":")))
+    assert f'data-tcpsim-twin="{p.spec_id()}" data-tcpsim-setting="{setting}"' in twin
+    page = p.static_html()
+    assert f'data-tcpsim-start="{setting}"' in page and "tcpsim-twinned" in page
+    assert t("static.note.twin") in page.replace("&#x27;", "'")
+    assert twin.split("<figcaption", 1)[1] == page.split("<figcaption", 1)[1].rsplit("</div>", 1)[0]
+    _, controls, *_ = p.widget().children
+    assert [b.value for b in controls.children[1].children] == [False] * 5 + [True]
+    assert controls.children[2].children[0].value is False          # TIME_WAIT off, as the twin
+    _, controls, *_ = p.widget(drop=[1]).children                  # or where the author says
+    assert [b.value for b in controls.children[1].children] == [True] + [False] * 5
+    with pytest.raises(ValueError, match="no knob 'delay'"):
+        p.widget(delay=0.25)
+
+
+def test_the_page_rebuilds_a_panel_with_its_hosts_in_order():
+    """The website re-creates a panel from the spec in its page: the same hosts in the same
+    order (c1, server, c2 as the scenario lists them, not sorted), so the same drawing."""
+    two = {"name": "two clients", "endpoints": {
+        "c1": {"port": 40000, "isn": 1000, "calls": [{"t": 0, "call": "connect", "to": "server"}]},
+        "server": {"port": 80, "isn": 300, "calls": [{"t": 0, "call": "listen"}]},
+        "c2": {"port": 40000, "isn": 2000, "calls": [{"t": 0.2, "call": "connect", "to": "server"}]}}}
+    p = DropPanel(two)
+    raw = re.search(r'<script type="application/json" class="tcpsim-spec">(.*?)</script>', p.static_html()).group(1)
+    again = DropPanel.from_spec(json.loads(raw.replace("<\\/", "</")))
+    assert again.spec_id() == p.spec_id()
+    assert again.render([2])["ladder"] == p.render([2])["ladder"]
+    assert list(again.base["endpoints"]) == ["c1", "server", "c2"]
+    assert again.page_data()["variants"]["2|"] is not None
+
+
+def test_widget_toggle_redraws_and_reset_restores():
+    panel = DropPanel("connect-close", knobs=("time_wait",))
     box = panel.widget()
     _, controls, ladder_html, _, table = box.children
     toggles = controls.children[1].children
@@ -117,10 +157,12 @@ def test_a_text_is_looked_up_by_key_and_an_unknown_key_fails_loudly():
     assert html("widget.heading", title="a<b") == "<b>a&lt;b</b>: click a segment to lose it"
 
 
-def test_the_static_twin_and_the_widget_show_the_catalogues_words(panel):
+def test_the_static_twin_and_the_widget_show_the_catalogues_words():
+    panel = DropPanel("connect-close", knobs=("time_wait",))
     page = panel.static_html()
     assert escape(TEXT["static.note"]) in page and f'aria-label="{TEXT["static.controls"]}"' in page
     figure = panel.show(drop=[6], time_wait=False)._repr_html_()
+    page = panel.static_html()                 # now the live panel starts at this figure's setting
     assert f"<summary>{TEXT['figure.table']}</summary>" in figure
     assert TEXT["setting.time_wait.off"] in figure and escape(t("segment.dropped", index=6, src="client",
                                                                 flags="ACK")) in figure
@@ -132,6 +174,11 @@ def test_the_static_twin_and_the_widget_show_the_catalogues_words(panel):
     assert controls.children[0].value == html("widget.heading", title=panel.title)
     assert controls.children[2].children[0].description == TEXT["knob.time_wait"]
     assert controls.children[2].children[-1].description == TEXT["widget.reset"]
+    events = panel.render([6], time_wait=False)["events"]
+    story = panel.story(panel.run([6], time_wait=False), [panel.droppable[5]], {"time_wait": False})
+    assert controls.children[4].value == html("widget.status", lost=t("segment.ref", index=6), events=events,
+                                              story=story)
+    controls.children[2].children[-1].click()                  # reset: nothing dropped, TIME_WAIT on
     events = panel.render()["events"]
     story = panel.story(panel.run(**panel.defaults()), [], panel.defaults())
     assert controls.children[4].value == html("widget.status", lost=TEXT["widget.none"], events=events, story=story)

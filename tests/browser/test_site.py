@@ -8,6 +8,8 @@ must work without a kernel.
 
 import functools
 import http.server
+import io
+import json
 import subprocess
 import sys
 import threading
@@ -159,6 +161,15 @@ class TestPanels:
             box = boxes.nth(k)
             box.locator(".tcpsim-drop").first.wait_for()
             buttons = box.locator(".tcpsim-drop")
+            # one panel per place: the live panel stands where its still twin was, at the twin's
+            # setting (the one the text describes), drawing exactly what the twin draws
+            twin = page.locator(f'figure.tcpsim-panel[data-tcpsim-twin="{box.get_attribute("data-tcpsim-panel")}"]')
+            assert twin.count() == 1 and twin.is_hidden() and box.is_visible()
+            assert panel_parts(twin) == panel_parts(box)
+            assert box.evaluate("(b, t) => t.closest('.cell').contains(b)", twin.element_handle())
+            pressed = box.locator('.tcpsim-drop[aria-pressed="true"]').count()
+            assert pressed == len(json.loads(twin.get_attribute("data-tcpsim-setting"))["drops"]) >= 1
+            box.locator(".tcpsim-reset").click()            # from here on: nothing dropped
             ladder0, state0, table0 = panel_parts(box)
             if k == 0:
                 box.scroll_into_view_if_needed()
@@ -225,6 +236,70 @@ def test_search_download_dark_mode_and_print(browser, base):
     page.close()
 
 
+
+
+@pytest.mark.parametrize("name", pages(part=0))
+def test_without_javascript_each_panel_shows_once(browser, site, name):
+    """No script: the still twin is the panel; the live panel's own copy of it stays hidden."""
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto((Path(site) / name).as_uri(), wait_until="load")
+    twins = page.locator("figure.tcpsim-panel[data-tcpsim-twin]")
+    assert twins.count() >= 1
+    for k in range(twins.count()):
+        assert twins.nth(k).is_visible()
+    boxes = page.locator(".tcpsim-live.tcpsim-twinned")
+    assert boxes.count() == twins.count()
+    for k in range(boxes.count()):
+        assert boxes.nth(k).locator("figure.tcpsim-panel").is_hidden()
+        assert "figure above" in boxes.nth(k).locator(".tcpsim-note").inner_text()
+    context.close()
+
+
+def clipped_in_print(page):
+    """Elements whose content is wider than their box and cut off or scrolled, as printed."""
+    return page.evaluate("""() => [...document.querySelectorAll('.bd-content *')].filter(e => {
+        const cs = getComputedStyle(e);
+        return e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1
+            && ['auto', 'scroll', 'hidden', 'clip'].includes(cs.overflowX);
+    }).map(e => e.tagName + '.' + String(e.className).slice(0, 40) + ' ' + e.scrollWidth + '>' + e.clientWidth)""")
+
+
+@pytest.mark.parametrize("name", pages())
+def test_print_gives_a_clean_chapter(browser, base, name):
+    """Paper: the still twins with their trace tables open, no controls, nothing cut off at
+    the right edge, and no blank page in the PDF."""
+    from pypdf import PdfReader
+
+    page, log = open_page(browser, base + name)
+    page.emulate_media(media="print")
+    assert clipped_in_print(page) == []
+    assert page.locator(".tcpsim-controls:visible, .tcpsim-zoom-open:visible").count() == 0
+    twins = page.locator("figure.tcpsim-panel[data-tcpsim-twin]")
+    for k in range(twins.count()):
+        assert twins.nth(k).is_visible() and twins.nth(k).locator("table.tcpsim-trace").is_visible()
+    assert page.locator(".tcpsim-live:visible").count() == 0 or twins.count() == 0
+    reader = PdfReader(io.BytesIO(page.pdf()))
+    words = [len((p.extract_text() or "").split()) for p in reader.pages]
+    assert all(n >= 10 for n in words), f"pages with (almost) nothing on them: {words}"
+    assert log["errors"] == []
+    page.close()
+
+
+def test_search_works_from_file_urls_without_errors(browser, site):
+    """A site opened from disk: search finds the pages, and the browser logs no refused
+    fetch (the search page quoted each page found by fetching it, which file:// forbids)."""
+    page = browser.new_page()
+    errors = []
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((Path(site) / "search.html").as_uri() + "?q=handshake", wait_until="load")
+    page.wait_for_selector("#search-results li", timeout=20_000)
+    page.wait_for_function("() => /found/.test(document.querySelector('#search-results').innerText)")
+    titles = page.locator("#search-results li a").all_inner_texts()
+    assert any("three-way handshake" in t for t in titles), titles
+    assert errors == []
+    page.close()
 
 
 @pytest.mark.parametrize("width, height", [(390, 844), (1280, 900)])

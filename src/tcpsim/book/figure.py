@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from html import escape
+from typing import Any
 
 from ..core.trace import Trace
 from .text import t
@@ -12,12 +14,17 @@ class PanelFigure:
     """Ladder, state diagram and trace table side by side, as static HTML."""
 
     def __init__(self, caption: str, ladder_svg: str, state_svg: str, table_html: str, trace: Trace,
-                 story: str = ""):
+                 story: str = "", twin: tuple[str, Any] | None = None):
         self.caption, self.ladder, self.state, self.table, self.trace, self.story = (
             caption, ladder_svg, state_svg, table_html, trace, story)
+        self.twin = twin      # (panel id, setting) when this is a live panel's still twin
 
     def _repr_html_(self) -> str:
-        return ('<figure class="tcpsim-panel">'
+        twin = ""
+        if self.twin:
+            setting = json.dumps(self.twin[1], sort_keys=True, separators=(",", ":"))
+            twin = f' data-tcpsim-twin="{self.twin[0]}" data-tcpsim-setting="{escape(setting)}"'
+        return (f'<figure class="tcpsim-panel"{twin}>'
                 '<style>.tcpsim-panel svg{max-width:100%;height:auto}</style>'
                 f'<figcaption class="tcpsim-caption">{escape(self.caption)}</figcaption>'
                 f'<p class="tcpsim-story">{escape(self.story)}</p>'

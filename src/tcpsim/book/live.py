@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .panels import KNOB_VALUES, Droppable, DropPanel, Knobs
+from .panels import KNOB_VALUES, Droppable, DropPanel, Knobs, Setting
 from .text import html, t
 
 PLAY_INTERVAL_MS = 700
@@ -54,10 +54,12 @@ def status_line(drops: list[Droppable], events: int, story: str = "") -> str:
 class LivePanel:
     """The widgets of one live panel and how a change redraws them."""
 
-    def __init__(self, panel: DropPanel):
+    def __init__(self, panel: DropPanel, start: Setting | None = None):
         w = _widgets()
         self.panel = panel
-        self.toggles = [w.ToggleButton(value=False, description=d.label, tooltip=t("widget.tooltip", label=d.label),
+        self.start = start or panel.setting()
+        self.toggles = [w.ToggleButton(value=d.index in self.start["drops"], description=d.label,
+                                       tooltip=t("widget.tooltip", label=d.label),
                                        layout=w.Layout(width="auto")) for d in panel.droppable]
         self.knobs = self._knob_widgets(w)
         self.step = w.IntSlider(value=0, min=0, max=1, description=t("widget.step"), continuous_update=True)
@@ -78,7 +80,7 @@ class LivePanel:
     # ------------------------------------------------------------ building
     def _knob_widgets(self, w: Any) -> dict[str, Any]:
         """A checkbox for a yes/no knob, a menu for the others, in the order of `KNOB_VALUES`."""
-        defaults = self.panel.defaults()
+        defaults = self.start["knobs"]
         out = {}
         for name in KNOB_VALUES:
             if name not in self.panel.knobs:
@@ -110,7 +112,7 @@ class LivePanel:
         box = live_box_class()([style, controls, self.ladder, self.state, self.table],
                                layout=w.Layout(width="100%", max_width="100%"))
         box.add_class("tcpsim-widget")
-        box.static = self.panel.static_html()
+        box.static = self.panel.static_html(self.start)
         box.plain = t("widget.plain", title=self.panel.title)
         return box
 

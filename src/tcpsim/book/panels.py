@@ -115,7 +115,7 @@ KNOBS: Mapping[str, str] = _KnobLabels()
 
 def spec_id(spec: dict[str, Any]) -> str:
     """The short, stable name of a panel's spec (its page data is panel-<id>.js)."""
-    text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    text = json.dumps(spec, separators=(",", ":"))   # key order matters: it orders the hosts
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -141,6 +141,13 @@ class Rendered(TypedDict):
     events: int
 
 
+class Setting(TypedDict):
+    """Which segments are dropped (their indexes, in order) and every knob's value."""
+
+    drops: list[int]
+    knobs: Knobs
+
+
 class DropPanel:
     """A scenario whose segments a reader can drop, one at a time or several."""
 
@@ -156,6 +163,7 @@ class DropPanel:
         self.endpoints = tuple(endpoints) if endpoints else None
         self.title: str = title or self.base.get("name", "scenario")
         self.droppable = self._droppable()
+        self._shown: Setting | None = None          # the setting of the last still figure shown
 
     # ----------------------------------------------------------- its spec
     def spec(self) -> dict[str, Any]:
@@ -268,11 +276,25 @@ class DropPanel:
                 "table": trace._repr_html_(), "events": len(trace.segments) + len(trace.changes)}
 
     def show(self, drop: Iterable[int | Droppable] = (), step: int | None = None, **knobs: Any) -> PanelFigure:
-        """The static figure for one setting (deterministic; the widget's twin)."""
+        """The static figure for one setting (deterministic; the widget's twin).
+
+        The live panel made next (`widget()`) starts at this setting, and on the website,
+        where the live panel works, it takes this figure's place: one panel per place, the
+        still figure only without JavaScript and in print."""
         chosen = [self._find(d) for d in drop]
         r = self.render(chosen, step, **knobs)
+        if step is None:
+            self._shown = self.setting(chosen, knobs)
         return PanelFigure(self.caption(chosen, knobs), r["ladder"], r["state"], r["table"], r["trace"],
-                           self.story(r["trace"], chosen, knobs))
+                           self.story(r["trace"], chosen, knobs),
+                           twin=(self.spec_id(), self.setting(chosen, knobs)) if step is None else None)
+
+    def setting(self, drop: Iterable[int | Droppable] = (), knobs: Mapping[str, Any] | None = None) -> Setting:
+        """A setting as the website names it: the dropped indexes in order and every knob's value."""
+        unknown = sorted(set(knobs or {}) - set(self.knobs))
+        if unknown:
+            raise ValueError(f"this panel has no knob {unknown[0]!r}; its knobs: {', '.join(self.knobs) or 'none'}")
+        return {"drops": sorted({self._find(d).index for d in drop}), "knobs": {**self.defaults(), **(knobs or {})}}
 
     def caption(self, chosen: Sequence[Droppable], knobs: Knobs) -> str:
         """"connect-close: dropped #6 (client's ACK); TIME_WAIT off (what-if, not TCP)"."""
@@ -314,22 +336,41 @@ class DropPanel:
                            "default": self.defaults()[k]} for k in sorted(self.knobs)],
                 "strings": list(strings), "variants": table}
 
-    def static_html(self) -> str:
-        """The kernel-free form of the live panel: the figure with nothing dropped plus the
-        spec a page script turns into working controls (see tcpsim.book.sphinx)."""
-        spec = json.dumps(self.spec(), sort_keys=True, separators=(",", ":")).replace("</", "<\\/")
-        fig = self.show(**self.defaults())._repr_html_()
-        return (f'<div class="tcpsim-live" data-tcpsim-panel="{self.spec_id()}">'
+    def static_html(self, start: Setting | None = None) -> str:
+        """The kernel-free form of the live panel: the figure at its starting setting plus the
+        spec a page script turns into working controls (see tcpsim.book.sphinx).  When the
+        still twin of that setting was shown before (`show()`), the page script puts this
+        panel in the twin's place; without JavaScript only the twin is seen."""
+        start = start or self.start()
+        # in the scenario's own key order: its endpoints' order is the ladder's order of hosts
+        spec = json.dumps(self.spec(), separators=(",", ":")).replace("</", "<\\/")
+        r = self.render(start["drops"], **start["knobs"])
+        chosen = [self._find(d) for d in start["drops"]]
+        turned = {k: v for k, v in start["knobs"].items() if v != self.defaults()[k]}   # named as show() names them
+        fig = PanelFigure(self.caption(chosen, turned), r["ladder"], r["state"], r["table"], r["trace"],
+                          self.story(r["trace"], chosen, turned))._repr_html_()
+        twinned = start == self._shown
+        note = t("static.note.twin") if twinned else t("static.note")
+        begin = json.dumps(start, sort_keys=True, separators=(",", ":"))
+        return (f'<div class="tcpsim-live{" tcpsim-twinned" if twinned else ""}" '
+                f'data-tcpsim-panel="{self.spec_id()}" data-tcpsim-start="{escape(begin)}">'
                 f'<script type="application/json" class="tcpsim-spec">{spec}</script>'
                 f'<div class="tcpsim-controls" role="group" aria-label="{escape(t("static.controls"))}">'
-                f'<p class="tcpsim-note">{escape(t("static.note"))}</p></div>{fig}</div>')
+                f'<p class="tcpsim-note">{escape(note)}</p></div>{fig}</div>')
+
+    def start(self) -> Setting:
+        """Where the live panel starts: at its still twin's setting if one was shown, else nothing dropped."""
+        return self._shown or self.setting()
 
     # ---------------------------------------------------------- the widget
-    def widget(self) -> Any:
-        """The interactive panel (ipywidgets): toggles, knobs, step slider, reset."""
+    def widget(self, drop: Iterable[int | Droppable] | None = None, **knobs: Any) -> Any:
+        """The interactive panel (ipywidgets): toggles, knobs, step slider, reset.  It starts
+        at the setting given, else at that of the still figure shown last (`show()`), else
+        with nothing dropped."""
         from .live import LivePanel
 
-        return LivePanel(self).box
+        start = self.start() if drop is None and not knobs else self.setting(drop or (), knobs)
+        return LivePanel(self, start).box
 
 
 def _whatif(whatif: dict[str, Any], time_wait: bool | None, two_way: bool | None) -> dict[str, Any]:

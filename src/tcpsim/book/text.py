@@ -61,6 +61,9 @@ TEXT: Final[dict[str, str]] = {
     "static.controls": "drop segments",
     "static.note": ("The drop controls appear here on the website (with JavaScript), "
                     "or live when this cell runs in JupyterLab."),
+    "static.note.twin": ("The figure above is this panel as the text describes it; with JavaScript "
+                         "the live panel takes its place on the website, and in JupyterLab it runs "
+                         "live when this cell runs."),
     # -- the live panel in JupyterLab (values marked html are markup)
     "widget.heading": "<b>{title}</b>: click a segment to lose it",
     "widget.tooltip": "drop {label}",

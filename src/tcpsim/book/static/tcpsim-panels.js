@@ -39,8 +39,10 @@
     var state = box.querySelector(".tcpsim-state");
     var table = box.querySelector(".tcpsim-table");
     var caption = box.querySelector(".tcpsim-caption");
-    var drops = [], knobs = {};
-    data.knobs.forEach(function (k) { knobs[k.name] = k.default; });
+    var begin = startOf(box), drops = begin.drops.slice(), knobs = {};
+    data.knobs.forEach(function (k) {
+      knobs[k.name] = Object.prototype.hasOwnProperty.call(begin.knobs, k.name) ? begin.knobs[k.name] : k.default;
+    });
     controls.innerHTML = "";
     controls.appendChild(el("p", {"class": "tcpsim-hint"}, t("hint", {max_drops: data.max_drops})));
     var row = el("div", {"class": "tcpsim-buttons"});
@@ -63,14 +65,14 @@
       var input;
       if (typeof k.default === "boolean") {
         input = el("input", {"type": "checkbox"});
-        input.checked = k.default;
+        input.checked = knobs[k.name];
         input.addEventListener("change", function () { knobs[k.name] = input.checked; update(); });
         label.appendChild(input);
         label.appendChild(document.createTextNode(" " + k.label));
       } else {
         input = el("select", {});
         k.values.slice().sort().forEach(function (v) { input.appendChild(el("option", {"value": String(v)}, String(v))); });
-        input.value = String(k.default);
+        input.value = String(knobs[k.name]);
         input.addEventListener("change", function () {
           knobs[k.name] = typeof k.default === "number" ? Number(input.value) : input.value;
           update();
@@ -127,6 +129,34 @@
     update();
     box.tcpsim = {update: update};
   }
+  /* Where a panel starts (data-tcpsim-start: its still twin's setting, see panels.py). */
+  function startOf(box) {
+    try {
+      var s = JSON.parse(box.dataset.tcpsimStart || "{}");
+      return {drops: s.drops || [], knobs: s.knobs || {}};
+    } catch (e) {
+      return {drops: [], knobs: {}};
+    }
+  }
+  /* One panel per place: the live panel takes the place of its still twin (the figure
+     of the same setting shown before it), which stays for print and for pages without
+     JavaScript. */
+  function replaceTwin(box) {
+    var setting = box.dataset.tcpsimStart;
+    var twins = document.querySelectorAll('figure.tcpsim-panel[data-tcpsim-twin="' + box.dataset.tcpsimPanel + '"]');
+    var twin = null;
+    twins.forEach(function (f) {
+      if (f.dataset.tcpsimSetting === setting && (f.compareDocumentPosition(box) & Node.DOCUMENT_POSITION_FOLLOWING)) {
+        twin = f;
+      }
+    });
+    if (!twin) return;
+    var place = twin.closest(".cell_output") || twin;
+    place.classList.add("tcpsim-replaced");
+    box.classList.add("tcpsim-has-twin");
+    var here = box.closest(".cell_output") || box;
+    place.parentNode.insertBefore(here, place);
+  }
   function unpack(packed) {
     /* base64 of gzipped JSON (see tcpsim/sphinx.py) */
     if (typeof packed !== "string") return Promise.resolve(packed);
@@ -144,6 +174,8 @@
     window.tcpsimPanels = window.tcpsimPanels || {};
     document.querySelectorAll(".tcpsim-live").forEach(function (box) {
       var id = box.dataset.tcpsimPanel;
+      box.classList.add("tcpsim-js");
+      replaceTwin(box);
       if (window.tcpsimPanels[id]) { ready(box, id); return; }
       var s = document.createElement("script");
       s.src = root() + "_static/tcpsim/panel-" + id + ".js";

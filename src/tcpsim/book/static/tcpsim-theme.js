@@ -32,6 +32,13 @@
       if (title) title.remove();
     });
   }
+  /* From file:// the search page cannot fetch the pages it found to quote a line of each
+     (the browser refuses fetch() of file URLs, and says so in the console): there it
+     lists the pages by title alone. */
+  /* global DOCUMENTATION_OPTIONS: Sphinx declares it with const, so it is no window property */
+  if (location.protocol === "file:" && typeof DOCUMENTATION_OPTIONS === "object") {
+    DOCUMENTATION_OPTIONS.SHOW_SEARCH_SUMMARY = false;
+  }
   function start() {
     names();
     quietIcons();
