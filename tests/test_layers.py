@@ -22,7 +22,9 @@ STDLIB = sys.stdlib_module_names
 ALLOWED = {"core": set(), "render": {"core"}, "book": {"core", "render", "oracle", "data"},
            "oracle": set(), "data": set()}
 #: packages outside the standard library a layer may import (lazily, inside a function)
-THIRD_PARTY = {"core": set(), "render": set(), "book": {"ipywidgets", "IPython"}, "oracle": set(), "data": set()}
+#: (docutils: the book's Sphinx extension, tcpsim.book.sphinx, works on Sphinx's document trees)
+THIRD_PARTY = {"core": set(), "render": set(), "book": {"ipywidgets", "IPython", "docutils"},
+               "oracle": set(), "data": set()}
 
 
 def imports_of(path: Path, package: str) -> list[tuple[int, str]]:

@@ -84,7 +84,7 @@ def test_page_loads_offline_with_its_diagrams(browser, base, outdir, name):
     assert log["bytes"] <= LIMIT, f"{name}: {log['bytes']} bytes"
     if name == WHEN:                      # its ladders are drawn when a cell is opened (test below)
         assert page.locator(".tcpsim-when-cell").count() == 120
-    elif name not in (pages()[0], "book/run.html", "book/licences.html"):     # pages of text only
+    elif name not in (pages()[0], "book/run.html", "book/licences.html", "book/glossary.html"):   # text only
         sizes = page.eval_on_selector_all("svg, img", """els => els.map(e => e.tagName === 'IMG'
             ? (e.src.includes('.svg') && e.complete && e.naturalWidth > 0 ? e.getBoundingClientRect().width : 0)
             : e.getBoundingClientRect().width)""")
@@ -280,8 +280,11 @@ def test_print_gives_a_clean_chapter(browser, base, name):
         assert twins.nth(k).is_visible() and twins.nth(k).locator("table.tcpsim-trace").is_visible()
     assert page.locator(".tcpsim-live:visible").count() == 0 or twins.count() == 0
     reader = PdfReader(io.BytesIO(page.pdf()))
-    words = [len((p.extract_text() or "").split()) for p in reader.pages]
-    assert all(n >= 10 for n in words), f"pages with (almost) nothing on them: {words}"
+    # a page of text has words; a page of drawing has no words (an SVG image prints as paths) but a
+    # long content stream; an empty page has neither
+    drawn = [(len((p.extract_text() or "").split()), len(p.get_contents().get_data()) if p.get_contents() else 0)
+             for p in reader.pages]
+    assert all(words >= 10 or ink > 2000 for words, ink in drawn), f"a blank page: {drawn}"
     assert log["errors"] == []
     page.close()
 
@@ -465,3 +468,78 @@ def test_the_licences_page_names_the_pinned_versions():
 
 
 
+
+
+def chapter_soup(site, name):
+    from bs4 import BeautifulSoup
+
+    return BeautifulSoup((Path(site) / name).read_text(encoding="utf-8"), "html.parser")
+
+
+@pytest.mark.parametrize("name", pages(part=0) + ["book/appendix.html"])
+def test_every_figure_is_numbered_captioned_and_named(site, name):
+    """Each diagram and each panel is a numbered figure with a caption; a diagram drawn as an <img>
+    is named by its own SVG's title and described by its desc (not by its file's hash name)."""
+    import html as html_lib
+    import re
+
+    soup = chapter_soup(site, name)
+    body = soup.select_one(".bd-content")
+    images = body.select(".cell_output img")
+    panels = [f for f in body.select("figure.tcpsim-panel[data-tcpsim-twin]")]
+    assert images and (panels or name.endswith("appendix.html"))
+    for fig in images + panels:
+        outer = fig.find_parent("figure") if fig.name == "img" else fig.parent.find_parent("figure")
+        assert outer is not None, f"not in a numbered figure: {fig.get('src', fig.get('data-tcpsim-twin'))}"
+        number = outer.select_one("figcaption .caption-number")
+        text = outer.select_one("figcaption .caption-text")
+        assert number and re.fullmatch(r"Fig\. (\d+\.)?\d+ ", number.get_text()) and len(text.get_text()) > 20
+    for img in images:
+        svg = (Path(site) / name).parent.joinpath(img["src"]).resolve().read_text(encoding="utf-8")
+        title = re.search(r"<title[^>]*>(.*?)</title>", svg, re.S).group(1)
+        desc = re.search(r"<desc[^>]*>(.*?)</desc>", svg, re.S).group(1)
+        norm = lambda s: " ".join(html_lib.unescape(s).split())      # noqa: E731
+        assert img["alt"] == norm(title) + ". " + norm(desc)
+
+
+def test_figures_are_cross_referenced_between_chapters(site):
+    """{numref} links a chapter to another chapter's figure, by its number."""
+    soup = chapter_soup(site, "book/appendix.html")
+    ref = soup.select_one('a[href="states.html#fig-states-figure"]')
+    states = chapter_soup(site, "book/states.html")
+    number = states.select_one("#fig-states-figure figcaption .caption-number").get_text().strip()
+    assert ref is not None and ref.get_text() == number and number.startswith("Fig. 4.")
+    assert soup.select_one('a[href="close.html"]') is not None, "the appendix links the close chapter"
+
+
+def test_rfc_sections_link_to_the_rfc(site):
+    """"RFC 9293 §3.4.1" links to that section of RFC 9293 (Initial Sequence Number Selection, as the
+    handshake chapter cites it), a bare "§3.10.7.3" to RFC 9293's, and "RFC 5961 (§3" to RFC 5961's;
+    no RFC number in a chapter's prose is left without its link."""
+    soup = chapter_soup(site, "book/handshake.html")
+    links = {a.get_text(): a["href"] for a in soup.select("a.tcpsim-rfc")}
+    assert links["RFC 9293 §3.4.1"] == "https://www.rfc-editor.org/rfc/rfc9293.html#section-3.4.1"
+    assert links["§3.10.7.3"] == "https://www.rfc-editor.org/rfc/rfc9293.html#section-3.10.7.3"
+    assert links["RFC 6298 §2.1"] == "https://www.rfc-editor.org/rfc/rfc6298.html#section-2.1"
+    states = {a.get_text(): a["href"] for a in chapter_soup(site, "book/states.html").select("a.tcpsim-rfc")}
+    assert states["§3"] == "https://www.rfc-editor.org/rfc/rfc5961.html#section-3"
+    for name in pages(part=0):
+        prose = chapter_soup(site, name).select_one(".bd-content")
+        for el in prose.select("pre, code, a, h1, h2, h3, h4, svg, .cell_output, script, style"):
+            el.decompose()
+        assert "RFC 9" not in prose.get_text(), f"an RFC not linked in {name}"
+
+
+def test_the_glossary_is_a_glossary_that_the_chapters_link_to(site):
+    """A real glossary (a definition list of terms, found by search) and every term of it linked
+    from the chapters where they first use it."""
+    soup = chapter_soup(site, "book/glossary.html")
+    terms = {dt["id"] for dt in soup.select("dl.glossary dt[id]")}
+    assert len(terms) >= 25 and {"term-TIME_WAIT", "term-ISN", "term-SYN-queue", "term-2MSL"} <= terms
+    linked = set()
+    for name in pages(part=0) + ["book/appendix.html"]:
+        for a in chapter_soup(site, name).select('a[href^="glossary.html#term-"]'):
+            linked.add(a["href"].split("#", 1)[1])
+    assert len(linked) >= 20 and linked <= terms
+    index = (Path(site) / "searchindex.js").read_text(encoding="utf-8")
+    assert '"Glossary"' in index

@@ -22,6 +22,7 @@ import gzip
 import html
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,72 @@ def _write_source(app: Any, exception: BaseException | None) -> None:
     (target / SOURCE_FILE).write_bytes(buf.getvalue())
 
 
+SVG_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.S)
+SVG_DESC = re.compile(r"<desc[^>]*>(.*?)</desc>", re.S)
+
+
+def _svg_alt(app: Any, doctree: Any, docname: str) -> None:
+    """A diagram written as an <img> keeps its accessible name: its alt text is the SVG's own
+    <title> and <desc> (the plain-English account of the drawing), not the file's hash name."""
+    from docutils import nodes  # type: ignore[import-untyped]
+
+    for img in doctree.findall(nodes.image):
+        rel = (img.get("candidates") or {}).get("*") or img.get("uri", "")
+        if not rel.endswith(".svg") or (img.get("alt") and not img["alt"].endswith(".svg")):
+            continue
+        path = Path(app.srcdir) / rel
+        if not path.is_file():
+            continue
+        svg = path.read_text(encoding="utf-8")
+        found = (SVG_TITLE.search(svg), SVG_DESC.search(svg))
+        parts = [" ".join(html.unescape(m.group(1)).split()) for m in found if m]
+        if parts:
+            img["alt"] = ". ".join(parts)
+
+
+#: "RFC 9293 §3.10.7.4", "RFC 6298 §2.1", "RFC 793", and a bare "§3.5", which names a section
+#: of the RFC the paragraph last named (RFC 9293 if none): each links to the RFC Editor's copy
+RFC = re.compile(r"\bRFC[ \u00a0](\d{3,4})(?:,?[ \u00a0]§\s?(\d+(?:\.\d+)*))?|§\s?(\d+(?:\.\d+)*)")
+RFC_URL = "https://www.rfc-editor.org/rfc/rfc{number}.html"
+MAIN_RFC = "9293"
+
+
+def _rfc_links(app: Any, doctree: Any, docname: str) -> None:
+    """Every "RFC N", "RFC N §x.y" and "§x.y" in the text links to that RFC (and section);
+    code, links, headings and figures are left alone."""
+    from docutils import nodes
+
+    skip = (nodes.literal, nodes.literal_block, nodes.reference, nodes.title, nodes.raw, nodes.image,
+            nodes.FixedTextElement, nodes.caption)
+    last: dict[int, str] = {}                   # per paragraph: the RFC it named last
+    for text in list(doctree.findall(nodes.Text)):
+        parent = text.parent
+        if parent is None or any(isinstance(a, skip) for a in _ancestors(text)):
+            continue
+        block = next((a for a in _ancestors(text) if isinstance(a, nodes.TextElement)), parent)
+        value = str(text)
+        pieces, at = [], 0
+        for m in RFC.finditer(value):
+            number = m.group(1) or last.get(id(block), MAIN_RFC)
+            section = m.group(2) or m.group(3)
+            if m.group(1):
+                last[id(block)] = m.group(1)
+            pieces.append(nodes.Text(value[at:m.start()]))
+            url = RFC_URL.format(number=number) + (f"#section-{section}" if section else "")
+            pieces.append(nodes.reference(m.group(0), m.group(0), refuri=url, classes=["tcpsim-rfc"]))
+            at = m.end()
+        if not pieces:
+            continue
+        pieces.append(nodes.Text(value[at:]))
+        parent.replace(text, [p for p in pieces if not (isinstance(p, nodes.Text) and not str(p))])
+
+
+def _ancestors(node: Any) -> Iterator[Any]:
+    while node is not None:
+        yield node
+        node = node.parent
+
+
 def _static_path(app: Any) -> None:
     app.config.html_static_path.append(str(STATIC))
 
@@ -156,4 +223,6 @@ def setup(app: Any) -> dict[str, Any]:
     app.connect("build-finished", _write_panels)
     app.connect("build-finished", _write_when)
     app.connect("html-page-context", _tidy_scripts)
+    app.connect("doctree-resolved", _svg_alt)
+    app.connect("doctree-resolved", _rfc_links)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -123,7 +123,9 @@
       caption.textContent = t("caption", {title: data.title, lost: lost});
       var story = box.querySelector(".tcpsim-story");
       if (story) story.textContent = data.strings[v[3]];
-      status.textContent = t("status", {lost: lost}) + " " + data.strings[v[3]];
+      /* the story is on the figure already: announced with the status, not shown twice */
+      status.textContent = t("status", {lost: lost}) + " ";
+      status.appendChild(el("span", {"class": "tcpsim-sr"}, data.strings[v[3]]));
       box.dataset.redrawMs = (performance.now() - t0).toFixed(2);
     }
     update();
@@ -151,11 +153,11 @@
       }
     });
     if (!twin) return;
-    var place = twin.closest(".cell_output") || twin;
-    place.classList.add("tcpsim-replaced");
+    var origin = box.closest(".cell_output");
+    twin.classList.add("tcpsim-replaced");
     box.classList.add("tcpsim-has-twin");
-    var here = box.closest(".cell_output") || box;
-    place.parentNode.insertBefore(here, place);
+    twin.parentNode.insertBefore(box, twin);        /* inside the twin's numbered figure, if any */
+    if (origin) origin.classList.add("tcpsim-replaced");   /* the output it left, now empty */
   }
   function unpack(packed) {
     /* base64 of gzipped JSON (see tcpsim/sphinx.py) */

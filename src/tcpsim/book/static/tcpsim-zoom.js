@@ -29,7 +29,8 @@
   }
   function name(fig) {
     var title = fig.querySelector && fig.querySelector("title");
-    return (title && title.textContent) || fig.getAttribute("alt") || "";
+    /* an <img>'s alt is the drawing's title, then its description (tcpsim/book/sphinx.py) */
+    return (title && title.textContent) || (fig.getAttribute("alt") || "").split(/\.\s/)[0];
   }
   function open(fig) {
     if (!dialog) make();
