@@ -26,6 +26,10 @@ Commands:
                      Fails if no tests were collected.
                      Fast loop without chromium: ./run.sh test -m "not browser"
   build              setup, then build the website into _build/html (warnings are errors).
+  bundle [OUT]       build, then tools/bundle.py: the classroom bundle for a room without
+                     internet, one archive (default dist/tcp-book-classroom.tar.gz) with the
+                     website, the notebooks, the source and a wheelhouse of every pinned
+                     package (pip install --no-index); see its README-classroom.md.
   serve              build, then serve _build/html on http://127.0.0.1:${PORT:-8000}
                      (set PORT to change the port).
   lab [ARGS...]      setup, then start JupyterLab on 127.0.0.1 in book/ (no browser).
@@ -181,6 +185,12 @@ case "$cmd" in
     build)
         [ $# -eq 0 ] || { trap - EXIT; usage >&2; exit 2; }
         build
+        ;;
+    bundle)
+        [ $# -le 1 ] || { trap - EXIT; usage >&2; exit 2; }
+        case "${1:-}" in -h|--help) exec "$PY" tools/bundle.py --help ;; esac
+        build
+        "$PY" tools/bundle.py --site _build/html "$@"
         ;;
     serve)
         [ $# -eq 0 ] || { trap - EXIT; usage >&2; exit 2; }
