@@ -27,9 +27,9 @@ NAME = "tcp-book-classroom"
 MEASURED = 156_690_000
 #: what pip download adds to requirements.txt: the project and what builds it ([build-system] requires)
 ADDED = {"tcpsim", "setuptools"}
-#: dependencies the lock (pip freeze) leaves out, which pip download resolves: wheel (freeze hides it;
-#: sphinx-togglebutton needs it) and ast-serialize (mypy's); the day they are pinned they leave this set
-UNPINNED = {"wheel", "ast-serialize"}
+#: dependencies the lock leaves out, which pip download resolves (none: wheel, which pip freeze hides,
+#: and mypy's ast-serialize are pinned too)
+UNPINNED: set[str] = set()
 OFFLINE = {"PIP_NO_INDEX": "1", "PIP_INDEX_URL": "http://127.0.0.1:9/", "PIP_EXTRA_INDEX_URL": "",
            "PIP_CONFIG_FILE": os.devnull, "PIP_NO_CACHE_DIR": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
 WHEEL = re.compile(r"^(?P<name>[^-]+)-(?P<version>[^-]+)(-\d[^-]*)?-(?P<py>[^-]+)-(?P<abi>[^-]+)-(?P<plat>[^-]+)\.whl$")

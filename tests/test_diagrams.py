@@ -1,6 +1,8 @@
 """The diagrams are drawn from the table and the trace, and say what they show."""
 
+import base64
 import copy
+import html
 import re
 import shutil
 import xml.etree.ElementTree as ET
@@ -13,7 +15,7 @@ from tcpsim import diagram
 from tcpsim.diagram import describe_path, node_state, state_diagram, trace_events, view_rules
 from tcpsim.ladder import describe, ladder
 from tcpsim.network import run
-from tcpsim.render.figure import Figure
+from tcpsim.render.figure import Figure, inline_svgs, svg_img
 from tcpsim.render.text import TEXT
 from tcpsim.scenario import builtin
 from tcpsim.states import State
@@ -272,6 +274,38 @@ def test_both_figures_are_figures(tmp_path, plain):
     d = state_diagram("close", plain)
     assert isinstance(d, Figure)
     assert repr(d) == f"<Diagram view='close' edges={len(d.edges)} endpoints=['client', 'server']>"
+
+
+IMG = re.compile(r'<img class="tcpsim-svg" src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)" alt="([^"]*)"'
+                 r' style="max-width:100%;height:auto">')
+
+
+@pytest.mark.parametrize("make", [lambda tr: ladder(tr), lambda tr: state_diagram("close", tr)],
+                         ids=["ladder", "state diagram"])
+def test_a_figure_is_stored_as_svg_and_as_an_img_an_untrusted_notebook_shows(plain, make):
+    """JupyterLab shows image/svg+xml only in a trusted notebook; text/markdown with a data-URI
+    <img> in any (tests/browser/test_lab.py sees it)."""
+    from IPython.core.formatters import DisplayFormatter
+
+    fig = make(plain)
+    data, _ = DisplayFormatter().format(fig)
+    assert sorted(data) == ["image/svg+xml", "text/markdown", "text/plain"]
+    assert data["image/svg+xml"] == fig.svg() and data["text/plain"] == repr(fig)
+    m = IMG.fullmatch(data["text/markdown"])
+    assert m, data["text/markdown"][:200]
+    assert base64.b64decode(m.group(1), validate=True).decode("utf-8") == fig.svg()     # the very same SVG
+    assert html.unescape(m.group(2)) == f"{fig.title}: {fig.desc}"                        # what it shows, in words
+    again, _ = DisplayFormatter().format(make(plain))                                      # a fresh render
+    assert again == data
+
+
+def test_svg_img_and_inline_svgs_undo_each_other(plain):
+    svg = ladder(plain).svg()
+    page = f"<div>{svg_img(svg)}</div><p>{svg_img(svg, 'width:1px')}</p>"
+    assert "<svg" not in page and 'style="width:1px"' in page
+    assert inline_svgs(page) == f"<div>{svg}</div><p>{svg}</p>"
+    with pytest.raises(ValueError, match="title"):
+        svg_img("<svg></svg>")
 
 
 def test_every_word_of_a_figure_is_in_the_text_table():

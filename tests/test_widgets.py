@@ -1,16 +1,18 @@
 """The drop-a-packet panel: what can be dropped, its static twin, its widget, and
 where the words it shows come from (tcpsim.book.text)."""
 
+import base64
 import json
 import re
 import string
-from html import escape
+from html import escape, unescape
 from pathlib import Path
 
 import pytest
 
 from tcpsim.book import text
 from tcpsim.book.text import TEXT, html, page_script, page_text, t
+from tcpsim.render.figure import inline_svgs
 from tcpsim.widgets import DropPanel
 
 BOOK_LAYER = Path(text.__file__).resolve().parent
@@ -38,8 +40,52 @@ def test_a_drop_means_the_same_segment_in_any_combination(panel):
 def test_static_twin_is_deterministic_and_shows_the_loss(panel):
     a = panel.show(drop=[2])._repr_html_()
     assert a == panel.show(drop=[2])._repr_html_()
+    a, nothing = inline_svgs(a), inline_svgs(panel.show()._repr_html_())   # the drawings as SVG text
     assert "(lost)" in a and "(rtx)" in a and "<table" in a
-    assert "(lost)" not in panel.show()._repr_html_()
+    assert "(lost)" not in nothing
+
+
+def drawings(page):
+    """The SVGs a panel's HTML holds as data-URI <img> tags, decoded, with their alt texts."""
+    found = re.findall(r'<img class="tcpsim-svg" src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)" alt="([^"]*)"'
+                       r' style="max-width:100%;height:auto">', page)
+    return [(base64.b64decode(b64, validate=True).decode("utf-8"), unescape(alt)) for b64, alt in found]
+
+
+def test_the_static_twin_shows_untrusted_and_the_website_gets_its_svgs_inline(panel):
+    """JupyterLab's sanitizer (an untrusted notebook) drops <svg> and <style> but keeps <img> with a
+    data URI and inline styles; the website puts the SVGs back inline (tcpsim.book.sphinx)."""
+    r = panel.render([2])
+    page = panel.show(drop=[2])._repr_html_()
+    assert "<svg" not in page and "<style" not in page and "<script" not in page
+    (ladder_svg, ladder_alt), (state_svg, state_alt) = drawings(page)
+    assert (ladder_svg, state_svg) == (r["ladder"], r["state"])
+    for svg, alt in ((ladder_svg, ladder_alt), (state_svg, state_alt)):
+        title, desc = (unescape(re.search(rf"<{tag} id=[^>]*>([^<]*)</{tag}>", svg).group(1))
+                       for tag in ("title", "desc"))
+        assert alt == f"{title}: {desc}"
+    site = inline_svgs(page)
+    assert f'<div class="tcpsim-ladder" style="max-width:100%;overflow-x:auto">{r["ladder"]}</div>' in site
+    assert f'<div class="tcpsim-state" style="max-width:100%;overflow-x:auto">{r["state"]}</div>' in site
+    assert f'<div class="tcpsim-table">{r["table"]}</div>' in page
+    live = panel.static_html()                        # the live panel's twin: the same figure, its spec
+    assert "<svg" not in live and drawings(live) == [(s, a) for s, a in drawings(panel.show()._repr_html_())]
+
+
+def test_the_website_inlines_the_drawings_of_every_html_output(panel):
+    from docutils import nodes
+
+    from tcpsim.book.sphinx import _inline_drawings
+
+    page = panel.static_html()
+    doctree = nodes.document(None, None)
+    doctree += nodes.raw("", page, format="html")
+    doctree += nodes.raw("", page, format="latex")
+    builder = type("Builder", (), {"format": "html"})()
+    _inline_drawings(type("App", (), {"builder": builder})(), doctree, "intro")
+    html_node, latex_node = doctree.children
+    assert html_node.astext() == inline_svgs(page) and "<svg" in html_node.astext()
+    assert latex_node.astext() == page
 
 
 def test_time_wait_knob_turns_the_reack_into_a_reset(panel):

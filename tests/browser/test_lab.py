@@ -1,11 +1,16 @@
-"""JupyterLab end to end: open each chapter, run all cells, drop a segment, see the diagram change.
+"""JupyterLab end to end: open each chapter untrusted and see its stored figures and exercises; run
+all cells, drop a segment, see the diagram change.
 
 One JupyterLab server and one page serve every chapter: each test opens its chapter from the file
-browser and closes it (kernel shut down) at the end, as a reader going through the book would.
+browser and closes it (kernel shut down) at the end, as a reader going through the book would.  The
+server has a data directory of its own, so no notebook is trusted there (a reader who downloads a
+chapter opens it untrusted), whatever `jupyter trust` signed elsewhere.
 """
 
+import base64
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -19,7 +24,10 @@ import yaml
 
 TOP = Path(__file__).resolve().parents[2]
 BOOK = TOP / "book"
-CHAPTERS = [c["file"].split("/")[-1] for c in yaml.safe_load((TOP / "_toc.yml").read_text())["parts"][0]["chapters"]]
+TOC = yaml.safe_load((TOP / "_toc.yml").read_text())["parts"]
+CHAPTERS = [c["file"].split("/")[-1] for c in TOC[0]["chapters"]]
+NOTEBOOKS = [name for part in TOC for c in part["chapters"]                 # every notebook page, appendix too
+             if (BOOK / f"{(name := c['file'].split('/')[-1])}.ipynb").exists()]
 
 
 def free_port() -> int:
@@ -38,7 +46,8 @@ def lab(tmp_path_factory):
     (conf / "labconfig" / "page_config.json").write_text(json.dumps(
         {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
     port = free_port()
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(conf))
+    data = tmp_path_factory.mktemp("jupyter-data")             # its own notebook signatures: none trusted
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(conf), JUPYTER_DATA_DIR=str(data))
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
            "--IdentityProvider.token=", "--ServerApp.password=", f"--ServerApp.root_dir={work}",
            "--ServerApp.disable_check_xsrf=True"]
@@ -98,10 +107,9 @@ def wait_for_change(page, locator, before, after, tenths=300):
     raise AssertionError(f"the panel did not redraw after {after}")
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS)
-def test_run_all_and_drop_a_segment(lab, lab_page, outdir, chapter):
-    page, errors = lab_page
-    notebook = page.locator(".jp-NotebookPanel")
+def open_chapter(page, lab, errors, notebook, chapter):
+    """Open `chapter` from the file browser (after a chapter that failed: in a fresh workspace) and
+    wait for its kernel."""
     if notebook.count() or page.locator(".jp-Dialog").count():    # left over by a failed chapter
         stop_kernels(lab)
         fresh_lab(page, lab)
@@ -115,6 +123,116 @@ def test_run_all_and_drop_a_segment(lab, lab_page, outdir, chapter):
     if select.count():
         select.first.click()
     page.wait_for_selector(".jp-StatusBar-TextItem:has-text('Idle')", timeout=60_000)   # the kernel is up
+
+
+def close_chapter(page, lab, notebook):
+    page.click("li.lm-MenuBar-item:has-text('File')")              # close it, as a reader would
+    page.click(".lm-Menu-item:has-text('Close and Shut Down Notebook')")
+    page.locator(".jp-Dialog button.jp-mod-accept").click()       # "Shut down the notebook?"  Ok
+    notebook.wait_for(state="detached")
+    stop_kernels(lab)
+
+
+SVG_IMG = re.compile(r'<img class="tcpsim-svg" src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"')
+DESC = re.compile(r"<desc id=[^>]*>([^<]*)</desc>")
+
+
+def stored_figures(chapter):
+    """Per code cell (by its index among all cells): how many pictures its stored outputs hold, and
+    the first words of each picture's <desc> (text that must not show as text)."""
+    nb = json.loads((BOOK / f"{chapter}.ipynb").read_text(encoding="utf-8"))
+    out = {}
+    for i, cell in enumerate(nb["cells"]):
+        svgs = []
+        for o in cell.get("outputs", []):
+            data = {k: "".join(v) if isinstance(v, list) else v for k, v in o.get("data", {}).items()}
+            if "image/svg+xml" in data:
+                svgs.append(data["image/svg+xml"])
+            else:
+                svgs += [base64.b64decode(b).decode() for b in SVG_IMG.findall(data.get("text/html", ""))]
+        if svgs:
+            out[i] = [DESC.search(svg).group(1)[:40] for svg in svgs]
+    return out
+
+
+CELL_REPORT = """c => [...c.querySelectorAll('.jp-OutputArea-output')].map(o => ({
+    text: o.innerText,
+    pictures: [...o.querySelectorAll('img, svg')].filter(e => {
+        const r = e.getBoundingClientRect();
+        return r.width > 10 && r.height > 10 && (e.tagName !== 'IMG' || (e.complete && e.naturalWidth > 0));
+    }).length}))"""
+
+
+@pytest.mark.parametrize("chapter", NOTEBOOKS)
+def test_a_chapter_opened_untrusted_shows_its_figures_and_exercises(lab, lab_page, outdir, chapter):
+    """Before anything runs, in a notebook JupyterLab does not trust: every stored figure is a picture
+    (not "<Ladder 826x592>", not the SVG's text), and the MyST exercises are exercises with their
+    solutions folded (jupyterlab-myst), not code blocks with ":label:" lines."""
+    cells_api = json.load(urllib.request.urlopen(lab + f"/api/contents/{chapter}.ipynb?content=1"))["content"]
+    assert not any(c["metadata"].get("trusted") for c in cells_api["cells"] if c["cell_type"] == "code"), \
+        "the chapter must be opened untrusted"
+    page, errors = lab_page
+    notebook = page.locator(".jp-NotebookPanel")
+    open_chapter(page, lab, errors, notebook, chapter)
+    figures = stored_figures(chapter)
+    cells = notebook.locator(".jp-Cell")
+    sources = [c["source"] for c in cells_api["cells"]]
+    for _ in range(300):                                # JupyterLab adds the cells as it loads: up to 30 s
+        if cells.count() == len(sources):
+            break
+        page.wait_for_timeout(100)
+    assert cells.count() == len(sources)
+    seen, panel_shot = 0, chapter == CHAPTERS[0]
+    for i, source in enumerate(sources):
+        cell = cells.nth(i)
+        cell.scroll_into_view_if_needed()               # JupyterLab lays out far cells lazily
+        if i in figures:
+            for _ in range(50):                         # the data-URI images decode: up to 5 s
+                report = cell.evaluate(CELL_REPORT)
+                if sum(o["pictures"] for o in report) >= len(figures[i]):
+                    break
+                page.wait_for_timeout(100)
+            assert sum(o["pictures"] for o in report) == len(figures[i]), (chapter, i, report)
+            text = "\n".join(o["text"] for o in report)
+            for words in figures[i]:
+                assert words not in text, (chapter, i, "the figure's text shows instead of the figure")
+            seen += len(figures[i])
+            if panel_shot and "DropPanel" in source:          # the first panel's still figure
+                cell.screenshot(path=str(outdir / "lab-untrusted-panel.png"))
+                panel_shot = False
+        for o in cell.evaluate(CELL_REPORT):
+            assert not re.search(r"<svg|<\?xml|<Ladder|<Diagram|<PanelFigure|xmlns=", o["text"]), (chapter, i, o)
+        if "```{exercise}" in source:
+            exercise = cell.locator("aside.myst-exercise")
+            exercise.first.wait_for(timeout=10_000)
+            assert "Exercise" in exercise.first.inner_text()
+            if chapter == CHAPTERS[0]:
+                cell.screenshot(path=str(outdir / "lab-untrusted-exercise.png"))
+        if "```{solution-start}" in source:
+            solution = cell.locator("details.myst-exercise")
+            solution.first.wait_for(timeout=10_000)
+            assert solution.first.get_attribute("open") is None, "a solution is folded"
+            body = solution.first.locator(".myst-exercise-body")
+            assert body.count() == 0 or not body.first.is_visible()
+            assert "Solution to" in solution.first.locator("summary").inner_text()
+        if cells_api["cells"][i]["cell_type"] == "markdown":    # rendered by jupyterlab-myst, not its source
+            rendered = cell.locator(".jp-InputArea > .myst")
+            assert rendered.count() == 1 and not cell.locator(".jp-InputArea-editor").is_visible(), (chapter, i)
+            shown = rendered.inner_text()
+            assert not re.search(r"\{(exercise|solution[\w-]*|glossary|note|warning)\}|:label:|:class:", shown), \
+                (chapter, i, shown[:300])
+    assert seen == sum(map(len, figures.values()))
+    if chapter == CHAPTERS[0]:
+        page.screenshot(path=str(outdir / "lab-untrusted.png"))
+    close_chapter(page, lab, notebook)
+    assert not errors, errors
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_run_all_and_drop_a_segment(lab, lab_page, outdir, chapter):
+    page, errors = lab_page
+    notebook = page.locator(".jp-NotebookPanel")
+    open_chapter(page, lab, errors, notebook, chapter)
     toggle_button = page.locator("button.widget-toggle-button")        # as a filter: relative to its panel
     toggle = notebook.locator(toggle_button).first
     for _ in range(3):
@@ -167,9 +285,5 @@ def test_run_all_and_drop_a_segment(lab, lab_page, outdir, chapter):
         page.screenshot(path=str(outdir / "lab-after-drop.png"))
     page.wait_for_selector(".jp-StatusBar-TextItem:has-text('Idle')", timeout=60_000)
     assert notebook.locator(".jp-OutputArea-output:has-text('Traceback')").count() == 0
-    page.click("li.lm-MenuBar-item:has-text('File')")              # close it, as a reader would
-    page.click(".lm-Menu-item:has-text('Close and Shut Down Notebook')")
-    page.locator(".jp-Dialog button.jp-mod-accept").click()       # "Shut down the notebook?"  Ok
-    notebook.wait_for(state="detached")
-    stop_kernels(lab)
+    close_chapter(page, lab, notebook)
     assert not errors, errors

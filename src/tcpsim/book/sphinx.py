@@ -12,6 +12,11 @@ the figures when the reader toggles a segment.  Nothing is fetched from
 outside the site.  The script's words (hints, status lines, error messages)
 are written into every page from `tcpsim.book.text` (``window.tcpsimText``).
 
+A panel's notebook output holds its drawings as ``<img>`` tags with data URIs,
+which JupyterLab shows in a notebook it does not trust (`tcpsim.book.figure`);
+the website puts each back inline as the SVG it holds (`_inline_drawings`), so
+its zoom, dark theme and page script find the ``<svg>`` they work on.
+
 Use it by listing ``tcpsim.book.sphinx`` (or its old name ``tcpsim.sphinx``) in ``sphinx.extra_extensions``.
 """
 
@@ -26,6 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..render.figure import SVG_IMG, inline_svgs
 from .panels import DropPanel, spec_id
 from .text import page_script
 
@@ -75,6 +81,19 @@ def _write_when(app: Any, exception: BaseException | None) -> None:
     target = out / "_static" / "tcpsim"
     target.mkdir(parents=True, exist_ok=True)
     (target / "when-1.js").write_text(f'window.tcpsimWhen = "{packed}";\n', encoding="utf-8")
+
+
+def _inline_drawings(app: Any, doctree: Any, docname: str) -> None:
+    """Every drawing a notebook output holds as a data-URI ``<img>`` inline again, as its SVG.
+    (Nodes are found by name: this layer imports nothing of docutils.)"""
+    if app.builder.format != "html":
+        return
+    for node in doctree.findall(lambda n: getattr(n, "tagname", "") == "raw"):
+        text = node.astext()
+        if "html" in node.get("format", "").split() and len(node.children) == 1 and SVG_IMG.search(text):
+            text = inline_svgs(text)
+            node.rawsource = text
+            node.replace(node.children[0], type(node.children[0])(text))     # a docutils Text node
 
 
 def _tidy_scripts(app: Any, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
@@ -222,6 +241,7 @@ def setup(app: Any) -> dict[str, Any]:
     app.add_css_file("tcpsim-panels.css")
     app.connect("build-finished", _write_panels)
     app.connect("build-finished", _write_when)
+    app.connect("doctree-resolved", _inline_drawings)
     app.connect("html-page-context", _tidy_scripts)
     app.connect("doctree-resolved", _svg_alt)
     app.connect("doctree-resolved", _rfc_links)

@@ -9,15 +9,27 @@ a meaning alone, and every SVG says what it shows to a screen reader
 (``role="img"``, a `<title>` and a `<desc>`).  The helpers for those promises
 live here, once.
 
-`Figure` is what a chapter holds: ``svg()``, Jupyter's ``_repr_svg_``,
-``save(path)`` (by suffix: .svg always, .png for a figure with a ``png()``)
-and a short ``repr``.  `Ladder` and `Diagram` derive from it.
+`Figure` is what a chapter holds: ``svg()``, Jupyter's ``_repr_svg_`` and
+``_repr_mimebundle_``, ``save(path)`` (by suffix: .svg always, .png for a
+figure with a ``png()``) and a short ``repr``.  `Ladder` and `Diagram` derive
+from it.
+
+A notebook stores a figure twice: as image/svg+xml (what the website shows,
+as an ``<img>`` of an .svg file) and as text/markdown holding an ``<img>`` whose
+``src`` is the same SVG as a base64 data URI (`svg_img`).  JupyterLab shows
+image/svg+xml only in a trusted notebook, but markdown in any notebook: its
+sanitizer keeps ``<img>`` with a data URI, and JupyterLab prefers markdown to
+SVG, so a chapter opened untrusted shows its pictures.  Both forms are text
+that depends on the figure alone, so nbval can compare them; the ``alt`` text
+is the SVG's own ``<title>: <desc>``.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
+import re
 from html import escape
 from pathlib import Path
 
@@ -78,6 +90,35 @@ def title_and_desc(uid: str, title: str, desc: str) -> list[str]:
     return [f'<title id="{uid}-title">{esc(title)}</title>', f'<desc id="{uid}-desc">{esc(desc)}</desc>']
 
 
+# ------------------------------------------------------------------ an SVG as an <img>
+SVG_URI = "data:image/svg+xml;base64,"
+_TITLE = re.compile(r'<title id="[^"]*">([^<]*)</title>')
+_DESC = re.compile(r'<desc id="[^"]*">([^<]*)</desc>')
+#: an `svg_img` tag, as `svg_img` writes it (its base64 in group 1)
+SVG_IMG = re.compile(r'<img class="tcpsim-svg" src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]*)"[^>]*>')
+
+
+def svg_alt(svg: str) -> str:
+    """The SVG's `<title>: <desc>`, escaped for an attribute (both are escaped in the SVG already)."""
+    title, desc = _TITLE.search(svg), _DESC.search(svg)
+    if title is None or desc is None:
+        raise ValueError("the SVG has no <title> or no <desc>: every figure says what it shows")
+    return f"{title.group(1)}: {desc.group(1)}"
+
+
+def svg_img(svg: str, style: str = "") -> str:
+    """`svg` as an ``<img>`` with a data URI: what an untrusted notebook still shows (see above).
+    `style` is an inline style (a sanitizer keeps those, but no ``<style>`` element)."""
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    extra = f' style="{esc(style)}"' if style else ""
+    return f'<img class="tcpsim-svg" src="{SVG_URI}{data}" alt="{svg_alt(svg)}"{extra}>'
+
+
+def inline_svgs(html: str) -> str:
+    """`html` with every `svg_img` tag replaced by the SVG it holds (the website's form)."""
+    return SVG_IMG.sub(lambda m: base64.b64decode(m.group(1)).decode("utf-8"), html)
+
+
 # ------------------------------------------------------------------ the base class
 class Figure:
     """A rendered figure: SVG text, a title and a plain-English description."""
@@ -95,6 +136,12 @@ class Figure:
 
     def _repr_svg_(self) -> str:
         return self.svg()
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        """image/svg+xml for the website and a trusted notebook; text/markdown (`svg_img`) for
+        JupyterLab, which shows it trusted or not.  IPython adds text/plain (the ``repr``)."""
+        svg = self.svg()
+        return {"image/svg+xml": svg, "text/markdown": svg_img(svg, "max-width:100%;height:auto")}
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the figure in the format its suffix names (see `formats`)."""
