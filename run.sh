@@ -202,11 +202,13 @@ case "$cmd" in
     lab)
         setup
         # The book's notebooks are the project's own: trust them, so that their stored
-        # figures show before anything runs; and no "Jupyter news?" pop-up on a first visit.
+        # figures show before anything runs. tools/jupyterlab-overrides.json: no "Jupyter news?"
+        # pop-up on a first visit, and every cell of a notebook rendered (windowingMode "none":
+        # with JupyterLab's default windowing, jupyterlab-myst's rendering of far cells threw
+        # errors in the page now and then, measured in the Lab tests).
         "$VENV/bin/jupyter" trust book/*.ipynb > /dev/null
         mkdir -p "$VENV/share/jupyter/lab/settings"
-        printf '%s\n' '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' \
-            > "$VENV/share/jupyter/lab/settings/overrides.json"
+        cp tools/jupyterlab-overrides.json "$VENV/share/jupyter/lab/settings/overrides.json"
         extra=()
         [ "$(id -u)" -eq 0 ] && extra+=(--allow-root)
         exec "$VENV/bin/jupyter" lab --ip=127.0.0.1 --no-browser \

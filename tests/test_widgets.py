@@ -122,6 +122,9 @@ def test_the_live_panel_starts_at_its_still_twin():
     assert [b.value for b in controls.children[1].children] == [True] + [False] * 5
     with pytest.raises(ValueError, match="no knob 'delay'"):
         p.widget(delay=0.25)
+    other = p.show(drop=[2], delay=0.25)._repr_html_()     # a setting the panel's knobs cannot reach:
+    assert "(lost)" in other and "data-tcpsim-twin" not in other   # drawn, but not a twin to start from
+    assert p.start() == {"drops": [6], "knobs": {"time_wait": False}}
 
 
 def test_the_page_rebuilds_a_panel_with_its_hosts_in_order():

@@ -55,7 +55,7 @@ def link_cell(source: str, todo: dict[str, tuple[str, ...]]) -> str:
     lines, fence = source.split("\n"), False
     for n, line in enumerate(lines):
         if line.lstrip().startswith(("```", ":::")):
-            fence = not fence if not line.strip().endswith("```{solution-end}") else fence
+            fence = not fence           # a code block or a directive's body: left alone
             continue
         if fence or line.lstrip().startswith(("#", ":")):
             continue

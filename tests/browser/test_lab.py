@@ -45,12 +45,14 @@ def lab(tmp_path_factory):
     (conf / "labconfig").mkdir()
     (conf / "labconfig" / "page_config.json").write_text(json.dumps(
         {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+    settings = tmp_path_factory.mktemp("lab-settings")          # the settings ./run.sh lab gives JupyterLab
+    shutil.copy(TOP / "tools" / "jupyterlab-overrides.json", settings / "overrides.json")
     port = free_port()
     data = tmp_path_factory.mktemp("jupyter-data")             # its own notebook signatures: none trusted
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(conf), JUPYTER_DATA_DIR=str(data))
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
            "--IdentityProvider.token=", "--ServerApp.password=", f"--ServerApp.root_dir={work}",
-           "--ServerApp.disable_check_xsrf=True"]
+           "--ServerApp.disable_check_xsrf=True", f"--LabApp.app_settings_dir={settings}"]
     if os.geteuid() == 0:
         cmd.append("--allow-root")
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -65,6 +67,9 @@ def lab(tmp_path_factory):
                 proc.kill()
                 raise RuntimeError(f"JupyterLab did not start (exit code {proc.poll()})") from None
             time.sleep(0.1)
+    with urllib.request.urlopen(url + "/lab/api/settings/@jupyterlab/notebook-extension:tracker") as r:
+        served = json.load(r)["schema"]["properties"]["windowingMode"]
+    assert served["default"] == "none", f"JupyterLab did not take tools/jupyterlab-overrides.json: {served}"
     yield url
     proc.terminate()
     proc.wait(timeout=20)
@@ -251,11 +256,6 @@ def test_run_all_and_drop_a_segment(lab, lab_page, outdir, chapter):
     before = ladder.inner_html()
     # the live panel starts where its still figure above is: with the figure's drops
     assert "(lost)" in before and panel.locator("button.widget-toggle-button.mod-active").count() >= 1
-    page.wait_for_selector(".jp-StatusBar-TextItem:has-text('Idle')", timeout=60_000)
-    panel.locator("button.widget-button:has-text('reset')").first.click()
-    wait_for_change(page, ladder, before, "reset")
-    before = ladder.inner_html()
-    assert "(lost)" not in before and panel.locator("button.widget-toggle-button.mod-active").count() == 0
     widget = notebook.locator(".tcpsim-widget", has=toggle_button).first
     sizes = [panel_size(widget)]
     handle = widget.locator(".noUi-handle").first          # the step slider, from the keyboard
@@ -272,6 +272,10 @@ def test_run_all_and_drop_a_segment(lab, lab_page, outdir, chapter):
         wait_for_change(page, ladder, shown, f"{key} (the slider at {step})")
         sizes.append(panel_size(widget))
     assert ladder.inner_html() == before, "the slider at its end shows the whole run again"
+    panel.locator("button.widget-button:has-text('reset')").first.click()    # nothing dropped
+    wait_for_change(page, ladder, before, "reset")
+    before = ladder.inner_html()
+    assert "(lost)" not in before and panel.locator("button.widget-toggle-button.mod-active").count() == 0
     toggle.scroll_into_view_if_needed()
     if chapter == CHAPTERS[0]:
         page.screenshot(path=str(outdir / "lab-before-drop.png"))

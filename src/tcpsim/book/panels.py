@@ -282,12 +282,17 @@ class DropPanel:
         where the live panel works, it takes this figure's place: one panel per place, the
         still figure only without JavaScript and in print."""
         chosen = [self._find(d) for d in drop]
-        r = self.render(chosen, step, **knobs)
-        if step is None:
+        twin = None
+        if step is None and set(knobs) <= set(self.knobs):   # a setting the live panel can start at
             self._shown = self.setting(chosen, knobs)
+            twin = (self.spec_id(), self._shown)
+        return self._figure(chosen, knobs, step, twin)
+
+    def _figure(self, chosen: Sequence[Droppable], knobs: Knobs, step: int | None = None,
+                twin: tuple[str, Setting] | None = None) -> PanelFigure:
+        r = self.render(chosen, step, **knobs)
         return PanelFigure(self.caption(chosen, knobs), r["ladder"], r["state"], r["table"], r["trace"],
-                           self.story(r["trace"], chosen, knobs),
-                           twin=(self.spec_id(), self.setting(chosen, knobs)) if step is None else None)
+                           self.story(r["trace"], chosen, knobs), twin=twin)
 
     def setting(self, drop: Iterable[int | Droppable] = (), knobs: Mapping[str, Any] | None = None) -> Setting:
         """A setting as the website names it: the dropped indexes in order and every knob's value."""
@@ -344,11 +349,8 @@ class DropPanel:
         start = start or self.start()
         # in the scenario's own key order: its endpoints' order is the ladder's order of hosts
         spec = json.dumps(self.spec(), separators=(",", ":")).replace("</", "<\\/")
-        r = self.render(start["drops"], **start["knobs"])
-        chosen = [self._find(d) for d in start["drops"]]
         turned = {k: v for k, v in start["knobs"].items() if v != self.defaults()[k]}   # named as show() names them
-        fig = PanelFigure(self.caption(chosen, turned), r["ladder"], r["state"], r["table"], r["trace"],
-                          self.story(r["trace"], chosen, turned))._repr_html_()
+        fig = self._figure([self._find(d) for d in start["drops"]], turned)._repr_html_()
         twinned = start == self._shown
         note = t("static.note.twin") if twinned else t("static.note")
         begin = json.dumps(start, sort_keys=True, separators=(",", ":"))

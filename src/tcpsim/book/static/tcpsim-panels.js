@@ -137,6 +137,7 @@
       var s = JSON.parse(box.dataset.tcpsimStart || "{}");
       return {drops: s.drops || [], knobs: s.knobs || {}};
     } catch (e) {
+      if (window.console) console.error("tcpsim: unreadable data-tcpsim-start (" + e + "); starting with nothing dropped");
       return {drops: [], knobs: {}};
     }
   }
