@@ -54,7 +54,7 @@ Every word comes from `render.text`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -200,16 +200,25 @@ def _line(x1: float, y1: float, x2: float, y2: float, attrs: str = "") -> str:
 
 
 class _Boxes:
-    """Axis-aligned boxes already taken by text."""
+    """Axis-aligned boxes already taken by text, filed by horizontal bands of the page (so that a
+    question looks only at the boxes near it: a ladder of a thousand segments stays quick)."""
+
+    BAND = 64.0
 
     def __init__(self) -> None:
         self.boxes: list[Box] = []
+        self.bands: dict[int, list[int]] = {}
+
+    def _bands(self, y0: float, y1: float) -> range:
+        return range(math.floor(y0 / self.BAND), math.floor(y1 / self.BAND) + 1)
 
     def hits(self, b: Box) -> float:
-        """The area of `b` that overlaps boxes already taken."""
+        """The area of `b` that overlaps boxes already taken (summed in the order they were taken)."""
         x0, y0, x1, y1 = b
+        near = sorted({i for band in self._bands(y0, y1) for i in self.bands.get(band, ())})
         area = 0.0
-        for (a0, b0, a1, b1) in self.boxes:
+        for i in near:
+            a0, b0, a1, b1 = self.boxes[i]
             w = min(x1, a1) - max(x0, a0)
             h = min(y1, b1) - max(y0, b0)
             if w > 0 and h > 0:
@@ -217,6 +226,8 @@ class _Boxes:
         return area
 
     def add(self, b: Box) -> None:
+        for band in self._bands(b[1], b[3]):
+            self.bands.setdefault(band, []).append(len(self.boxes))
         self.boxes.append(b)
 
 
@@ -728,15 +739,53 @@ def _labels(lay: Layout, sheet: _Sheet, arrows: list[_Arrow]) -> None:
         n = int(math.hypot(a.x2 - a.x1, a.y2 - a.y1) // 8)
         for k in range(2, n - 1):
             pts.append((a.x1 + (a.x2 - a.x1) * k / n, a.y1 + (a.y2 - a.y1) * k / n, j))
+    near = _Points(pts)              # filed by place: a spot looks only at the points near it
     for i, a in enumerate(arrows):
         text = segment_label(lay.trace, a.r, lay.relative)
         if len(a.copies) > 1:
             text += t("mark.copies", n=len(a.copies))
         cross = any(_crosses(lay, a.r, o.r) for o in arrows if o.r is not a.r)
-        cx, cy, ang = _place_label(sheet, [p for p in pts if p[2] != i], a, text, cross)
+        cx, cy, ang = _place_label(sheet, near.without(i), a, text, cross)
         sheet.front.append(f'<text x="{num(cx)}" y="{num(cy + FS * 0.35)}" text-anchor="middle" fill="{a.color}" '
                            f'transform="rotate({num(math.degrees(ang))} {num(cx)} {num(cy)})" '
                            f'font-weight="bold">{esc(text)}</text>')
+
+
+class _Points:
+    """The arrows' sample points, each with the number of its arrow, filed in square cells of the page."""
+
+    CELL = 48.0
+
+    def __init__(self, pts: list[tuple[float, float, int]]):
+        self.cells: dict[tuple[int, int], list[tuple[float, float, int]]] = {}
+        for p in pts:
+            self.cells.setdefault((math.floor(p[0] / self.CELL), math.floor(p[1] / self.CELL)), []).append(p)
+        self.skip = -1
+
+    def without(self, j: int) -> _Points:
+        """The same points, less those of arrow `j` (the one being labelled)."""
+        view = _Points.__new__(_Points)
+        view.cells, view.skip = self.cells, j
+        return view
+
+    def along(self, cx: float, cy: float, ca: float, sa: float, w: float, hgt: float
+              ) -> Iterator[tuple[float, float, int]]:
+        """The points of every cell that a w×hgt text centred at (cx, cy), at the angle of cosine ca
+        and sine sa, may cover: the cells near points of its axis taken every quarter cell, each
+        point of the text lying within a quarter cell plus half its height of one of them."""
+        c = self.CELL
+        n = max(1, math.ceil(w / (c / 2)))
+        d = c / 4 + hgt / 2 + 1
+        cells: set[tuple[int, int]] = set()
+        for k in range(n + 1):
+            x, y = cx + ca * w * (k / n - 0.5), cy + sa * w * (k / n - 0.5)
+            for gx in range(math.floor((x - d) / c), math.floor((x + d) / c) + 1):
+                for gy in range(math.floor((y - d) / c), math.floor((y + d) / c) + 1):
+                    cells.add((gx, gy))
+        for cell in cells:
+            for p in self.cells.get(cell, ()):
+                if p[2] != self.skip:
+                    yield p
 
 
 def _crosses(lay: Layout, a: SegmentRecord, b: SegmentRecord) -> bool:
@@ -745,7 +794,7 @@ def _crosses(lay: Layout, a: SegmentRecord, b: SegmentRecord) -> bool:
             and a.t < lay.land(b) and b.t < lay.land(a))
 
 
-def _place_label(sheet: _Sheet, pts: list[tuple[float, float, int]], a: _Arrow, text: str,
+def _place_label(sheet: _Sheet, pts: _Points, a: _Arrow, text: str,
                  cross: bool) -> tuple[float, float, float]:
     """The centre and angle of the best spot for `text` along `a`, whose box is then taken.
 
@@ -772,7 +821,7 @@ def _place_label(sheet: _Sheet, pts: list[tuple[float, float, int]], a: _Arrow, 
         for p in ps:
             cx, cy = a.x1 + dx * p + nx * off, a.y1 + dy * p + ny * off
             box = _rot_box(cx, cy, w, hgt, ang)
-            score = _score(sheet, pts, box, cx, cy, ca, sa, w, hgt)
+            score = _score(sheet, pts, box, cx, cy, ca, sa, w, hgt, best[0] if best is not None else math.inf)
             if best is None or score < best[0]:
                 best = (score, cx, cy, box)
             if score == 0:
@@ -785,15 +834,18 @@ def _place_label(sheet: _Sheet, pts: list[tuple[float, float, int]], a: _Arrow, 
     return cx, cy, ang
 
 
-def _score(sheet: _Sheet, pts: list[tuple[float, float, int]], box: Box, cx: float, cy: float,
-           ca: float, sa: float, w: float, hgt: float) -> float:
+def _score(sheet: _Sheet, pts: _Points, box: Box, cx: float, cy: float,
+           ca: float, sa: float, w: float, hgt: float, bound: float = math.inf) -> float:
     """How bad a spot is: the area of text its `box` overlaps, plus 40 for each of `pts`
-    that a w×hgt text centred at (cx, cy), at the angle of cosine ca and sine sa, covers."""
+    that a w×hgt text centred at (cx, cy), at the angle of cosine ca and sine sa, covers.  Counting
+    stops at `bound` (the best spot's score so far: a spot only wins by scoring less)."""
     score = sheet.placed.hits(box)
-    for (px, py, _j) in pts:
+    for (px, py, _j) in pts.along(cx, cy, ca, sa, w, hgt):
         u, v = (px - cx) * ca + (py - cy) * sa, -(px - cx) * sa + (py - cy) * ca
         if abs(u) <= w / 2 and abs(v) <= hgt / 2:
             score += 40
+            if score >= bound:
+                return score
     return score
 
 
