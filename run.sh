@@ -12,14 +12,16 @@ PYTHON=${PYTHON:-python3}          # interpreter used to create the venv
 REQ_STAMP="$VENV/.requirements.sha256"
 PROJECT_STAMP="$VENV/.project.sha256"
 AXE_STAMP="$VENV/.axe.sha256"
+WEB_STAMP="$VENV/.web.sha256"
 
 usage() {
     cat <<EOF
 Usage: ./run.sh COMMAND [ARGS...]
 
 Commands:
-  setup [--browser]  Install system packages (graphviz; chromium with --browser),
-                     create .venv and install requirements.txt and the project.
+  setup [--browser]  Install system packages (graphviz, nodejs, npm; chromium with --browser),
+                     create .venv and install requirements.txt and the project, and
+                     npm ci in web/ (the live simulator's Pyodide and WebAssembly Graphviz).
                      Idempotent; fast when nothing changed.
   test [ARGS...]     setup --browser, then run pytest on every CPU (pytest-xdist -n auto;
                      ARGS are passed to pytest and win: -n 0 runs in one process).
@@ -117,10 +119,22 @@ setup() {
         create_venv
     fi
 
+    # The website's live simulator (Pyodide, Graphviz in WebAssembly), pinned by
+    # web/package-lock.json; the build runs them under Node and copies them into the site.
+    # (After the venv: the stamps live there.)
+    command -v node >/dev/null 2>&1 || apt_install nodejs
+    command -v npm >/dev/null 2>&1 || apt_install npm
+    local web_hash
+    web_hash=$(sha256_of web/package-lock.json)
+    if [ "$(cat "$WEB_STAMP" 2>/dev/null || true)" != "$web_hash" ] \
+            || [ ! -f web/node_modules/pyodide/pyodide.asm.wasm ]; then
+        say "npm ci (pyodide, @hpcc-js/wasm-graphviz) in web"
+        (cd web && npm ci --no-audit --no-fund --silent) || die "npm ci in web failed"
+        printf '%s\n' "$web_hash" > "$WEB_STAMP"
+    fi
+
     # axe-core for the accessibility checks, pinned by tests/browser/axe/package-lock.json
-    # (after the venv: its stamp lives there)
     if [ "$browser" -eq 1 ]; then
-        command -v npm >/dev/null 2>&1 || apt_install npm
         local axe_hash
         axe_hash=$(sha256_of tests/browser/axe/package-lock.json)
         if [ "$(cat "$AXE_STAMP" 2>/dev/null || true)" != "$axe_hash" ] \

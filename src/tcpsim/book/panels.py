@@ -317,7 +317,7 @@ class DropPanel:
                 for values in itertools.product(*(self.knob_values(k) for k in names)):
                     yield combo, dict(zip(names, values, strict=True))
 
-    def variants(self, max_drops: int = 2) -> dict[str, dict[str, str]]:
+    def variants(self, max_drops: int = 2) -> dict[str, dict[str, Any]]:
         """Every set of at most `max_drops` dropped segments, with every value
         of every knob, pre-rendered.  Keys are like "2,5|time_wait=0"."""
         out = {}
@@ -325,16 +325,19 @@ class DropPanel:
             r = self.render(combo, **knobs)
             key = ",".join(map(str, combo)) + "|" + knob_key(knobs)
             out[key] = {"ladder": r["ladder"], "state": r["state"], "table": r["table"],
-                        "story": self.story(r["trace"], [self._find(d) for d in combo], knobs)}
+                        "story": self.story(r["trace"], [self._find(d) for d in combo], knobs),
+                        "events": r["events"]}
         return out
 
     def page_data(self, max_drops: int = 2) -> dict[str, Any]:
-        """What a page without a kernel needs: the controls and every variant,
-        each distinct SVG or table stored once."""
+        """What a page without a kernel needs: the controls and every variant, each distinct SVG,
+        table or story stored once (a variant is [ladder, state, table, story, number of events],
+        the first four indexes into "strings")."""
         strings: dict[str, int] = {}
         table = {}
         for key, v in self.variants(max_drops).items():
             table[key] = [strings.setdefault(v[part], len(strings)) for part in ("ladder", "state", "table", "story")]
+            table[key].append(v["events"])         # how many events the step control walks
         return {"id": self.spec_id(), "title": self.title, "max_drops": max_drops,
                 "droppable": [{"index": d.index, "label": d.label} for d in self.droppable],
                 "knobs": [{"name": k, "label": t(f"knob.{k}"), "values": list(self.knob_values(k)),

@@ -117,9 +117,9 @@ def _tidy_scripts(app: Any, pagename: str, templatename: str, context: dict[str,
 
 #: what the site's own source download holds (the project, without built or installed files)
 SOURCE = ("README.md", "run.sh", "pyproject.toml", "requirements.txt", "_config.yml", "_toc.yml", ".ci",
-          "book", "src", "tests", "tools", "benchmarks", "docs")
+          "book", "src", "tests", "tools", "benchmarks", "docs", "web")
 SOURCE_FILE = "tcpsim-book-source.tar.gz"
-SKIP = ("__pycache__", ".ipynb_checkpoints", ".egg-info", ".pytest_cache")
+SKIP = ("__pycache__", ".ipynb_checkpoints", ".egg-info", ".pytest_cache", "node_modules")
 
 
 def _source_link(app: Any, config: Any) -> None:
@@ -228,11 +228,51 @@ def _static_path(app: Any) -> None:
     app.config.html_static_path.append(str(STATIC))
 
 
+def _live_graphviz(app: Any, config: Any) -> None:
+    """Lay every state diagram of the website out with the Graphviz the page's live simulator runs
+    (WebAssembly, under Node here): the notebooks the build runs inherit TCPSIM_WASM_GRAPHVIZ, and this
+    process draws the pre-computed panels with it, so a figure does not move when the page computes
+    the next one itself.  (JupyterLab and the stored notebooks keep Debian's `dot`.)"""
+    import os
+
+    from ..render.state_diagram import use_graphviz, wasm_graphviz
+    from .webbuild import graphviz_module, live_size
+
+    module = str(graphviz_module(Path(app.srcdir)))
+    os.environ["TCPSIM_WASM_GRAPHVIZ"] = module
+    use_graphviz(wasm_graphviz(module))
+    mb = live_size(Path(app.srcdir)) / 1e6
+    app.add_js_file(None, body=f'window.tcpsimLiveMB = "{mb:.0f}";')     # what the loading line says
+
+
+def _write_live(app: Any, exception: BaseException | None) -> None:
+    """The live simulator's files next to the site (tcpsim.book.webbuild), once Pyodide under Node
+    has given the same bytes as this Python for every built-in scenario."""
+    if exception is not None or app.builder.format != "html":
+        return
+    from .webbuild import check_under_pyodide, vendor
+
+    checked = check_under_pyodide(Path(app.srcdir))
+    sizes = vendor(Path(app.srcdir), Path(app.outdir) / "_static")
+    logger = _logger()
+    logger.info(f"tcpsim: live simulator written ({sum(sizes.values()) / 1e6:.1f} MB); "
+                f"{checked['scenarios']} built-in scenarios give the same bytes under Pyodide "
+                f"(Python {checked['python']}, Graphviz {checked['graphviz']})")
+
+
+def _logger() -> Any:
+    import logging
+
+    return logging.getLogger("sphinx.tcpsim")       # Sphinx's own handlers print what is under "sphinx."
+
+
 def setup(app: Any) -> dict[str, Any]:
     app.add_config_value("tcpsim_repository", "", "html")
     app.connect("config-inited", _source_link)
     app.connect("build-finished", _write_source)
     app.connect("builder-inited", _static_path)
+    app.connect("config-inited", _live_graphviz)
+    app.connect("build-finished", _write_live)
     app.add_js_file(None, body=page_script())    # the words of tcpsim-panels.js, before it runs
     app.add_js_file("tcpsim-panels.js")
     app.add_js_file("tcpsim-when.js")

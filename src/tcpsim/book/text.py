@@ -121,6 +121,51 @@ TEXT: Final[dict[str, str]] = {
     "page.not_computed": "This combination was not pre-computed ({key}).",
     "page.unreadable": "This panel's pre-computed runs could not be read ({error}); rebuild the site.",
     "page.missing": "This panel's pre-computed runs are missing (panel {id}); rebuild the site.",
+    # -- the live simulator in the page (tcpsim-live.js), behind the pre-computed runs
+    "page.hint_live": ("Click a segment to lose it, as many as you like: up to {max_drops} at once the page "
+                       "answers from runs computed in advance, more (or another delay, or a step through the "
+                       "run) and it runs the simulator itself."),
+    "page.needs_server": ("This setting was not computed in advance, and the live simulator cannot start from a "
+                          "file opened from disk: serve the site's folder (./run.sh serve, or python3 -m "
+                          "http.server in it) and open it from http://127.0.0.1:8000/."),
+    "page.live_loading": ("Loading the live simulator ({mb} MB, once; later pages take it from the browser's "
+                          "cache). The page stays usable meanwhile."),
+    "page.live_computing": "Computing this run in the page…",
+    "page.live_error": "The simulator refused this setting: {error}",
+    "page.live_failed": "The live simulator could not start ({error}); the runs computed in advance still work.",
+    "page.bad_number": "{label}: a number from {min} to {max}, please.",
+    "page.step": "step",
+    "page.step_all": "the whole run ({events} events)",
+    "page.step_of": "after {step} of {events} events",
+    "page.open_playground": "Open in the playground",
+    # -- the playground (tcpsim-playground.js, book/playground.md)
+    "page.pg_file": ("The playground runs the simulator in this page, which a browser allows only for a site it "
+                     "is served: in the site's folder run python3 -m http.server (or ./run.sh serve in the book's "
+                     "source) and open http://127.0.0.1:8000/book/playground.html. The chapters' panels work "
+                     "from disk, with the runs computed in advance."),
+    "page.pg_loading": "Loading the simulator ({mb} MB, once; later pages take it from the browser's cache)…",
+    "page.pg_start": "Start from",
+    "page.pg_choose": "a built-in scenario…",
+    "page.pg_share": "Share this experiment",
+    "page.pg_shared": "A link to this experiment (copied, if the browser allowed it):",
+    "page.pg_download_trace": "Download the trace (JSON)",
+    "page.pg_download_ladder": "Download the ladder (SVG)",
+    "page.pg_download_state": "Download the state diagram (SVG)",
+    "page.pg_editor": "The scenario",
+    "page.pg_run": "Its run",
+    "page.pg_as_json": "Edit it as JSON",
+    "page.pg_table": "trace table",
+    "page.pg_json_label": "The scenario as JSON (the format of python -m tcpsim show)",
+    "page.pg_json_apply": "Run this JSON",
+    "page.pg_json_bad": "This is not JSON: {error}",
+    "page.pg_item": "#{n}",
+    "page.pg_add": "add to {what}",
+    "page.pg_remove": "remove {what}",
+    "page.pg_drops": "Click a segment of the run to lose it (network.drop: its position in the run).",
+    "page.pg_drop": "lose {i}. {src} → {dst} {flags} seq={seq}",
+    "page.pg_caption": "{name}: {segments} segments",
+    "page.pg_done": "Ran: {segments} segments, {events} events.",
+    "page.pg_bad_link": "This link's experiment could not be read; starting from a built-in scenario.",
     "page.zoom_open": "Open larger: {name}",
     "page.zoom_button": "Open larger",
     "page.zoom_close": "Close",

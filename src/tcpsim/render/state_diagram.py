@@ -55,13 +55,16 @@ only writes what the first two decided.  Every word comes from `render.text`.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import pairwise
+from pathlib import Path
 from typing import TypeAlias
 
 from ..core.states import State
@@ -521,9 +524,78 @@ def _render(dot: str, fmt: str, dpi: int = 0) -> bytes:
     return p.stdout
 
 
+#: What lays a DOT text out as SVG, when not Debian's `dot` (see `use_graphviz`).
+_ENGINE: Callable[[str], str] | None = None
+
+
+def use_graphviz(engine: Callable[[str], str] | None) -> None:
+    """Lay the state diagrams out with `engine` (DOT text -> SVG text) instead of `dot`; None goes back
+    to `dot`.  The website's live simulator gives Graphviz compiled to WebAssembly (under Pyodide there is
+    no `dot` to run), and the website's build the same build run by Node (`wasm_graphviz`), so that a
+    figure computed in the page and one computed at build time are laid out alike, to the byte."""
+    global _ENGINE
+    _ENGINE = engine
+    _render_svg.cache_clear()
+
+
+def wasm_graphviz(module: str) -> Callable[[str], str]:
+    """An engine for `use_graphviz`: the Graphviz WebAssembly build at `module` (the path of the npm
+    package @hpcc-js/wasm-graphviz's dist/index.js), run by one long-lived `node` process."""
+    return _NodeGraphviz(module)
+
+
+class _NodeGraphviz:
+    """`node` runs the WebAssembly Graphviz; one JSON line in (the DOT text), one out (SVG or error)."""
+
+    DRIVER = (
+        'import { Graphviz } from %s; import * as readline from "node:readline";'
+        "const g = await Graphviz.load();"
+        "const rl = readline.createInterface({input: process.stdin, crlfDelay: Infinity});"
+        "for await (const line of rl) { let out;"
+        " try { out = {svg: g.dot(JSON.parse(line))}; } catch (e) { out = {error: String(e)}; }"
+        " process.stdout.write(JSON.stringify(out) + '\\n'); }")
+
+    def __init__(self, module: str):
+        self.module = module
+        self._proc: subprocess.Popen[str] | None = None
+
+    def _start(self) -> subprocess.Popen[str]:
+        node = shutil.which("node")
+        if node is None:
+            raise RuntimeError("Node.js is not installed (apt-get install nodejs); it runs the WebAssembly Graphviz")
+        if not os.path.isfile(self.module):
+            raise RuntimeError(f"no WebAssembly Graphviz at {self.module} (./run.sh setup installs it with npm)")
+        url = json.dumps(Path(self.module).resolve().as_uri())
+        return subprocess.Popen([node, "--input-type=module", "-e", self.DRIVER % url], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True, encoding="utf-8")
+
+    def __call__(self, dot: str) -> str:
+        if self._proc is None or self._proc.poll() is not None:
+            self._proc = self._start()
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._proc.stdin.write(json.dumps(dot) + "\n")
+        self._proc.stdin.flush()
+        line = self._proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the WebAssembly Graphviz (node) stopped")
+        out = json.loads(line)
+        if "error" in out:
+            raise RuntimeError(f"Graphviz failed: {out['error']}")
+        return str(out["svg"])
+
+
+def _engine_from_environment() -> None:
+    """TCPSIM_WASM_GRAPHVIZ, if set, names the WebAssembly Graphviz to lay diagrams out with (the website's
+    build sets it, so that the notebooks it runs draw as the page's live simulator does)."""
+    module = os.environ.get("TCPSIM_WASM_GRAPHVIZ")
+    if module:
+        use_graphviz(wasm_graphviz(module))
+
+
 @lru_cache(maxsize=256)
 def _render_svg(dot: str, title: str, desc: str) -> str:
-    return tidy_svg(_render(dot, "svg").decode("utf-8"), title, desc)
+    svg = _ENGINE(dot) if _ENGINE is not None else _render(dot, "svg").decode("utf-8")
+    return tidy_svg(svg, title, desc)
 
 
 def tidy_svg(svg: str, title: str, desc: str) -> str:
@@ -536,3 +608,6 @@ def tidy_svg(svg: str, title: str, desc: str) -> str:
     head = m.group(0)[:-1] + f" {aria(uid)}>"
     extra = "".join("\n" + el for el in title_and_desc(uid, title, desc))
     return svg[:m.start()] + head + extra + svg[m.end():]
+
+
+_engine_from_environment()

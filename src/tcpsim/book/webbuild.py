@@ -1,0 +1,155 @@
+"""The website's live simulator, made at build time (see `tcpsim.book.web` for what it answers).
+
+`vendor` copies into the site what the page's module Web Worker loads, all of it
+from the site's own folder: Pyodide's core from the npm package ``pyodide`` (the
+WebAssembly CPython, its standard library as a zip, its lock file), Graphviz
+compiled to WebAssembly from ``@hpcc-js/wasm-graphviz``, both pinned by
+``web/package-lock.json`` and installed by ``./run.sh setup`` with ``npm ci``,
+and tcpsim's own source packed as a zip (`pack_source`, the same bytes for the
+same source).  `check_under_pyodide` runs that zip under the same Pyodide in
+Node and compares, for every built-in scenario, the trace JSON, the DOT text,
+the state diagram's SVG and the ladder's SVG with what this interpreter
+computes, laid out by the same WebAssembly Graphviz: the build fails on the
+first byte that differs.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1]           # src/tcpsim
+STATIC = Path(__file__).parent / "static"
+#: what the worker loads from Pyodide's npm package (nothing else of it is needed: tcpsim's core path
+#: uses the standard library only, so no wheel and no micropip)
+PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
+GRAPHVIZ_JS = Path("@hpcc-js") / "wasm-graphviz" / "dist" / "index.js"
+#: the folder of the site the live simulator's files go to (below _static/)
+LIVE = "tcpsim/live"
+
+
+class WebBuildError(RuntimeError):
+    """The live simulator could not be made (npm packages missing, node missing, a result differs)."""
+
+
+def node_modules(top: Path) -> Path:
+    """web/node_modules below the book's top, checked to hold what the page needs."""
+    mods = top / "web" / "node_modules"
+    missing = [str(p) for p in [mods / "pyodide" / f for f in PYODIDE_FILES] + [mods / GRAPHVIZ_JS] if not p.is_file()]
+    if missing:
+        raise WebBuildError(f"the live simulator's JavaScript is not installed ({missing[0]} is missing): "
+                            "run ./run.sh setup, which runs npm ci in web/")
+    return mods
+
+
+def graphviz_module(top: Path) -> Path:
+    return node_modules(top) / GRAPHVIZ_JS
+
+
+def live_size(top: Path) -> int:
+    """How many bytes a first live run downloads: the vendored files (tcpsim's zip is a rounding error)."""
+    mods = node_modules(top)
+    return sum((mods / "pyodide" / f).stat().st_size for f in PYODIDE_FILES) + (mods / GRAPHVIZ_JS).stat().st_size
+
+
+def pack_source() -> bytes:
+    """tcpsim's Python source and built-in scenarios as a zip (sorted names, a fixed date: the same
+    bytes for the same source).  Left out: the kernel recordings and the Sphinx extension's static files,
+    which the page does not run."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        for path in sorted(PACKAGE.rglob("*")):
+            rel = path.relative_to(PACKAGE.parent)
+            if not path.is_file() or "__pycache__" in rel.parts or rel.parts[1:2] in (("data",),):
+                continue
+            if path.suffix == ".py" or (path.suffix == ".json" and "scenarios" in rel.parts):
+                info = zipfile.ZipInfo(rel.as_posix(), date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                z.writestr(info, path.read_bytes())
+    return buf.getvalue()
+
+
+def vendor(top: Path, static: Path) -> dict[str, int]:
+    """Copy the live simulator's files into `static` (the site's _static); file -> its size."""
+    mods = node_modules(top)
+    target = static / LIVE
+    target.mkdir(parents=True, exist_ok=True)
+    sizes = {}
+    for name in PYODIDE_FILES:
+        shutil.copyfile(mods / "pyodide" / name, target / name)
+        sizes[name] = (target / name).stat().st_size
+    shutil.copyfile(mods / GRAPHVIZ_JS, target / "graphviz.mjs")
+    sizes["graphviz.mjs"] = (target / "graphviz.mjs").stat().st_size
+    (target / "tcpsim.zip").write_bytes(pack_source())
+    sizes["tcpsim.zip"] = (target / "tcpsim.zip").stat().st_size
+    return sizes
+
+
+CHECK = """
+import { loadPyodide } from %(pyodide)s;
+import { Graphviz } from %(graphviz)s;
+import { boot } from %(boot)s;
+import { readFileSync } from "node:fs";
+const sim = await boot({loadPyodide, Graphviz, indexURL: %(index)s,
+                        source: async () => readFileSync(%(zip)s)});
+const names = JSON.parse(sim.call("builtins_list"));
+const out = {python: sim.python, graphviz: sim.graphviz, results: {}};
+for (const name of names) out.results[name] = sim.call("fingerprint", name);
+process.stdout.write(JSON.stringify(out));
+"""
+
+
+def run_under_pyodide(top: Path, source: bytes | None = None) -> dict[str, object]:
+    """Every built-in scenario's `tcpsim.book.web.fingerprint`, computed by Pyodide under Node from
+    the packed source: {"python": version, "graphviz": version, "results": {name: fingerprint}}."""
+    mods = node_modules(top)
+    node = shutil.which("node")
+    if node is None:
+        raise WebBuildError("Node.js is not installed (apt-get install nodejs): the build runs Pyodide with it")
+    zip_path = top / "_build" / "tcpsim-live-check.zip"
+    zip_path.parent.mkdir(parents=True, exist_ok=True)
+    zip_path.write_bytes(source if source is not None else pack_source())
+    script = CHECK % {"pyodide": _url(mods / "pyodide" / "pyodide.mjs"), "graphviz": _url(mods / GRAPHVIZ_JS),
+                      "boot": _url(STATIC / "tcpsim-live-boot.mjs"),
+                      "index": json.dumps(str(mods / "pyodide") + os.sep), "zip": json.dumps(str(zip_path))}
+    p = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True, timeout=600)
+    zip_path.unlink(missing_ok=True)
+    if p.returncode != 0:
+        raise WebBuildError(f"tcpsim under Pyodide (node) failed: {p.stderr.strip()[-2000:]}")
+    result: dict[str, object] = json.loads(p.stdout)
+    return result
+
+
+def _url(path: Path) -> str:
+    """A file's URL, quoted as a JavaScript string."""
+    return json.dumps(path.resolve().as_uri())
+
+
+def check_under_pyodide(top: Path) -> dict[str, object]:
+    """Fail (WebBuildError) unless every built-in scenario gives the same bytes under Pyodide as here,
+    both laid out by the WebAssembly Graphviz; returns what ran (versions, number of scenarios)."""
+    from ..render.state_diagram import _ENGINE, use_graphviz, wasm_graphviz
+    from .web import fingerprint
+
+    got = run_under_pyodide(top)
+    results = got["results"]
+    assert isinstance(results, dict)
+    before = _ENGINE
+    use_graphviz(wasm_graphviz(str(graphviz_module(top))))
+    try:
+        for name, theirs in sorted(results.items()):
+            ours = json.loads(fingerprint(name))
+            theirs = json.loads(theirs)
+            for part in ("trace", "dot", "state", "ladder"):
+                if ours[part] != theirs[part]:
+                    raise WebBuildError(f"built-in scenario {name!r}: its {part} under Pyodide "
+                                        f"{got['python']} differs from this Python's")
+    finally:
+        use_graphviz(before)
+    return {"python": got["python"], "graphviz": got["graphviz"], "scenarios": len(results)}
