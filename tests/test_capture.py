@@ -435,3 +435,16 @@ def test_importing_the_explainer_loads_no_dpkt_and_no_subprocess_user():
     from test_layers import loaded_after
     loaded = loaded_after("import tcpsim.capture")
     assert "tcpsim.capture.explain" in loaded and "dpkt" not in loaded
+
+
+def test_the_notebook_view_and_the_upload_panel():
+    from tcpsim.book.capture import CapturePanel, CaptureView
+    from tcpsim.render.figure import inline_svgs
+    view = CaptureView(sample("lost-fin"))
+    page = view._repr_html_()
+    assert "<svg" not in page and page.count('<img class="tcpsim-svg"') == 3     # untrusted Lab shows <img>
+    assert inline_svgs(page).count("<svg") == 3 and "Zeek conn_state SF" in repr(view)
+    out = CapturePanel().explain(sample("rst"))
+    assert out[0]["data"]["text/plain"].startswith("#1  127.0.0.1:40000 → 127.0.0.1:5000  RSTO")
+    err = CapturePanel().explain(b"not a capture at all")
+    assert err[0]["text"].startswith("error: not a pcap") and err[0]["text"].count("\n") == 1

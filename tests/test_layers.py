@@ -20,7 +20,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "tcpsim"
 STDLIB = sys.stdlib_module_names
 
 #: layer -> the tcpsim layers it may import (besides itself and the standard library)
-ALLOWED = {"core": set(), "render": {"core"}, "book": {"core", "render", "oracle", "data"},
+ALLOWED = {"core": set(), "render": {"core"}, "book": {"core", "render", "oracle", "data", "capture"},
            "oracle": set(), "data": set(), "capture": {"core", "render"}}
 #: packages outside the standard library a layer may import (lazily, inside a function)
 #: (docutils: the book's Sphinx extension, tcpsim.book.sphinx, works on Sphinx's document trees)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import IO, Any
 
-from ..core.units import fmt_t
+from ..core.units import secs
 from ..render.ladder import ladder
 from ..render.state_diagram import describe_path, state_diagram
 from .errors import NoConnection
@@ -62,7 +62,7 @@ def _segment_rows(obs: Observed) -> list[dict[str, Any]]:
     rows = []
     for r, p in zip(tr.segments, obs.packets, strict=True):
         seq, ack = tr.relative(r)
-        rows.append({"i": r.i, "frame": p.n, "t": r.t / 1e6, "t_abs_us": p.t, "src": r.seg.src, "flags": p.flags,
+        rows.append({"i": r.i, "frame": p.n, "t": secs(r.t), "t_abs_us": p.t, "src": r.seg.src, "flags": p.flags,
                      "seq": p.seq, "ack": p.ack, "rel_seq": seq, "rel_ack": ack, "len": p.len,
                      "lost": r.dropped, "rtx": r.rtx})
     return rows
@@ -121,7 +121,7 @@ def explain_bytes(data: bytes, conn: int = 1, profile: str = "linux", svg: bool 
 def table(result: dict[str, Any]) -> str:
     """The plain-text form of `summarise` or `explain` (the CLI's --format table)."""
     lines = [t("table.conn", conn=c["conn"], client=c["client"], server=c["server"], conn_state=c["conn_state"],
-               packets=sum(c["packets"]), duration=fmt_t(round(c["duration"] * 1e6)))
+               packets=sum(c["packets"]), duration=c["duration"])
              for c in result["connections"]]
     lines += [t("table.bullet", text=n) for n in result["notes"]]
     d = result.get("connection")

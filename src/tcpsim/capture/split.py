@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from ..core.units import secs
 from .reader import Packet
 from .zeek import MEANING, ZeekEndpoints
 
@@ -77,7 +78,7 @@ class Summary:
         verdict = self.zeek.verdict()
         return {"conn": self.n, "client": endpoint_text(self.orig[0], self.orig[1]),
                 "server": endpoint_text(self.orig[2], self.orig[3]), "incarnation": self.incarnation,
-                "start_us": self.first, "duration": (self.last - self.first) / 1e6,
+                "start_us": self.first, "duration": secs(self.last - self.first),
                 "packets": list(self.packets), "bytes": list(self.bytes),
                 "conn_state": verdict, "conn_state_meaning": MEANING[verdict]}
 
