@@ -448,3 +448,12 @@ def test_the_notebook_view_and_the_upload_panel():
     assert out[0]["data"]["text/plain"].startswith("#1  127.0.0.1:40000 → 127.0.0.1:5000  RSTO")
     err = CapturePanel().explain(b"not a capture at all")
     assert err[0]["text"].startswith("error: not a pcap") and err[0]["text"].count("\n") == 1
+
+
+def test_trace_of_is_the_explained_trace_and_the_renderers_draw_it():
+    from tcpsim.capture import trace_of
+    from tcpsim.render.ladder import ladder
+    tr = trace_of(sample("lost-fin"))
+    assert json.loads(tr.to_json()) == conn("lost-fin", svg=False)["trace"]
+    assert [r.i for r in tr.segments if r.dropped] == [4]
+    assert ladder(tr, relative=True).svg() == conn("lost-fin")["svg"]["ladder"]

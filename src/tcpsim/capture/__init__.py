@@ -15,7 +15,7 @@ from __future__ import annotations
 from importlib import resources
 
 from .errors import CaptureError, CaptureFileError, NoConnection
-from .explain import explain, explain_bytes, summarise, table
+from .explain import explain, explain_bytes, summarise, table, trace_of
 
 #: the shipped sample captures (recorded on Linux 6.18; tests/data/captures/README.md says how)
 SAMPLES = ("plain", "lost-synack", "lost-fin", "rst", "refused", "simultaneous-close", "time-wait-reuse")
@@ -29,4 +29,4 @@ def sample(name: str) -> bytes:
 
 
 __all__ = ["SAMPLES", "CaptureError", "CaptureFileError", "NoConnection", "explain", "explain_bytes", "sample",
-           "summarise", "table"]
+           "summarise", "table", "trace_of"]

@@ -3,6 +3,7 @@
     summarise(source)               # {"file": ..., "connections": [...], "notes": [...]}
     explain(source, conn=1)         # the above, plus "connection": trace, states, verdict, model, SVGs
     explain_bytes(data, conn=1)     # the same for the file's bytes (the web page's way in)
+    trace_of(source, conn=1)        # the observed trace itself, for the renderers
 
 `source` is the capture's bytes, a path or a binary file object.  Packets
 stream through once; only the connection explained keeps its segments.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from typing import IO, Any
 
+from ..core.trace import Trace
 from ..core.units import secs
 from ..render.ladder import ladder
 from ..render.state_diagram import describe_path, state_diagram
@@ -68,6 +70,19 @@ def _segment_rows(obs: Observed) -> list[dict[str, Any]]:
     return rows
 
 
+def trace_of(source: Source, conn: int = 1) -> Trace:
+    """Connection `conn`'s observed trace (a `tcpsim.core.trace.Trace`: draw it with `ladder` and
+    `state_diagram`, print its `table()`, save its `to_json()`)."""
+    return _observed(source, conn)[0].trace
+
+
+def _observed(source: Source, conn: int) -> tuple[Observed, list[Summary], ReadStats]:
+    conns, st = _scan(source, {conn})
+    if not 1 <= conn <= len(conns):
+        raise NoConnection(t("err.no_conn", n=conn, count=len(conns)))
+    return observe(conns[conn - 1]), conns, st
+
+
 def explain(source: Source, conn: int = 1, profile: str = "linux", svg: bool = True,
             state_svg: bool = True) -> dict[str, Any]:
     """Summarise `source` and explain connection `conn` (numbered from 1 as `summarise` lists them).
@@ -75,14 +90,11 @@ def explain(source: Source, conn: int = 1, profile: str = "linux", svg: bool = T
     svg: draw the ladder (pure Python) and put the state diagram's DOT in the result; state_svg:
     also lay the state diagram out with Graphviz `dot` (off where there is no `dot`, e.g. in a
     browser, which lays the DOT out itself).  The model's run is compared on `profile`."""
-    conns, st = _scan(source, {conn})
-    if not 1 <= conn <= len(conns):
-        raise NoConnection(t("err.no_conn", n=conn, count=len(conns)))
-    obs = observe(conns[conn - 1])
+    obs, conns, st = _observed(source, conn)
     model = compare(obs, profile)
     model_trace = model.pop("trace", None)
     tr = obs.trace
-    info = conns[conn - 1].to_dict()
+    info = obs.summary.to_dict()
     detail: dict[str, Any] = {
         **info, "addresses": addresses(obs.summary), "t0_us": obs.t0,
         "segments": _segment_rows(obs),
