@@ -457,3 +457,12 @@ def test_trace_of_is_the_explained_trace_and_the_renderers_draw_it():
     assert json.loads(tr.to_json()) == conn("lost-fin", svg=False)["trace"]
     assert [r.i for r in tr.segments if r.dropped] == [4]
     assert ladder(tr, relative=True).svg() == conn("lost-fin")["svg"]["ladder"]
+
+
+def test_without_dpkt_reading_is_a_clean_error(monkeypatch):
+    import sys
+
+    from tcpsim.capture import CaptureFileError
+    monkeypatch.setitem(sys.modules, "dpkt", None)          # import dpkt now raises ImportError
+    with pytest.raises(CaptureFileError, match=r"needs dpkt \(pip install dpkt==1.9.8\)"):
+        summarise(sample("plain"))

@@ -91,8 +91,16 @@ def _open(source: bytes | str | IO[bytes]) -> IO[bytes]:
     return source
 
 
+def _dpkt() -> Any:
+    try:
+        import dpkt
+    except ImportError:
+        raise CaptureFileError(t("err.no_dpkt")) from None
+    return dpkt
+
+
 def _container(fh: IO[bytes]) -> Any:
-    import dpkt
+    dpkt = _dpkt()
 
     head = fh.read(4)
     if not head:
@@ -114,7 +122,7 @@ def read_segments(source: bytes | str | IO[bytes], stats: ReadStats | None = Non
     is not a capture, or whose container is broken, raises `CaptureFileError`
     (a `tcpsim.core.errors.TcpSimError`) with a one-line message; `stats`
     (if given) counts what was skipped."""
-    import dpkt
+    dpkt = _dpkt()
 
     st = stats if stats is not None else ReadStats()
     fh = _open(source)

@@ -14,6 +14,7 @@ from typing import Final
 TEXT: Final[dict[str, str]] = {
     # -- errors (one line each)
     "err.open": "cannot read {path}: {why}",
+    "err.no_dpkt": "reading a capture needs dpkt (pip install dpkt==1.9.8)",
     "err.empty": "the file is empty: no capture in it",
     "err.not_pcap": "not a pcap or pcapng capture (it starts with bytes {head}); save it as pcap or pcapng",
     "err.bad_header": "the capture's file header is broken or cut short",
