@@ -16,8 +16,12 @@ unmatched model segment with the same key.  A difference is a segment on one
 side only, or a matched pair further apart in time than the tolerance: 1 ms
 for a segment an application or an arrival caused, 8 ms for a
 retransmission (a Linux timer fires on a jiffy, 4 ms at CONFIG_HZ=250, and
-its RTO is rounded up to jiffies).  Model segments after the capture ends are
-not differences (the capture stopped).  Each difference carries its likely
+its RTO is rounded up to jiffies).  After a retransmission the two clocks
+may run apart by that timer's difference; a segment an arrival caused is
+compared on the clock of the last timer, one an application's call caused
+(at a time taken from the capture) on the common clock, whichever is nearer.
+Model segments after the capture ends are not differences (the capture
+stopped).  Each difference carries its likely
 reason.
 """
 
