@@ -1,4 +1,5 @@
-"""The package's layers: core <- render <- book, and core needs only the standard library;
+"""The package's layers: core <- render <- book, core <- render <- capture (beside the book),
+and core needs only the standard library;
 the RFC oracle and the kernel data stand alone (they import nothing of the simulator).
 
 The live web page runs `tcpsim.core` and `tcpsim.render` under Pyodide, which
@@ -19,12 +20,13 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "tcpsim"
 STDLIB = sys.stdlib_module_names
 
 #: layer -> the tcpsim layers it may import (besides itself and the standard library)
-ALLOWED = {"core": set(), "render": {"core"}, "book": {"core", "render", "oracle", "data"},
-           "oracle": set(), "data": set()}
+ALLOWED = {"core": set(), "render": {"core"}, "book": {"core", "render", "oracle", "data", "capture"},
+           "oracle": set(), "data": set(), "capture": {"core", "render"}}
 #: packages outside the standard library a layer may import (lazily, inside a function)
 #: (docutils: the book's Sphinx extension, tcpsim.book.sphinx, works on Sphinx's document trees)
+#: (dpkt: the capture explainer reads pcap and pcapng with it, tcpsim.capture.reader)
 THIRD_PARTY = {"core": set(), "render": set(), "book": {"ipywidgets", "IPython", "docutils"},
-               "oracle": set(), "data": set()}
+               "oracle": set(), "data": set(), "capture": {"dpkt"}}
 
 
 def imports_of(path: Path, package: str) -> list[tuple[int, str]]:

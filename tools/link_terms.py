@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 TOP = Path(__file__).resolve().parents[1]
-CHAPTERS = ["intro", "handshake", "close", "states", "server", "appendix"]
+CHAPTERS = ["intro", "handshake", "close", "states", "server", "lab", "appendix"]
 
 #: glossary term -> the words that name it in the text (the first found is linked)
 TERMS: dict[str, tuple[str, ...]] = {

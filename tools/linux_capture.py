@@ -20,11 +20,14 @@ Usage (as root)::
 
     python3 tools/linux_capture.py [--out DIR] [--case NAME ...] [--list]
     python3 tools/linux_capture.py FACT [--out DIR]
+    python3 tools/linux_capture.py samples [--sample NAME ...] [--out DIR]
 
 where FACT is one of tw-syn, delack, tw-reuse, syncookie, rst-close, keepalive,
 linger, observe (single experiments on kernel behaviour, each writing
 src/tcpsim/data/linux/FACT.json), or
 ``facts`` for all of them at once (each in its own namespace, in parallel).
+``samples`` records the pcap files the capture explainer is tested on
+(tests/data/captures/, described in its README).
 
 Only the Python 3.11 standard library is used; tcpdump, iptables, ip, ss,
 unshare, nsenter, mount and nstat are called as subprocesses.
@@ -3411,6 +3414,185 @@ def facts_main(argv: list[str]) -> int:
     return 0
 
 
+
+# --------------------------------------------------------------------------
+# Sample captures for the explainer (tcpsim.capture): pcap files, not JSON
+# --------------------------------------------------------------------------
+
+SAMPLES_OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "data", "captures")
+SAMPLE_SERVER_PORT = SERVER_ADDR[1]
+SAMPLE_CLOSED_PORT = 5001  # nothing listens there (the refused sample)
+
+
+def _sample_client(port: int = CLIENT_ADDR[1]) -> socket.socket:
+    sk = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sk.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sk.bind(("127.0.0.1", port))
+    return sk
+
+
+def _sample_serve(listener: socket.socket, close_first: float | None, errors: list[str]) -> None:
+    """Accept one connection; close `close_first` s after accept(), or (None) when recv() gives EOF."""
+    try:
+        conn, _ = listener.accept()
+        if close_first is not None:
+            time.sleep(close_first)
+        else:
+            try:
+                while conn.recv(4096):
+                    pass
+            except ConnectionResetError:  # the rst sample: the peer aborted
+                pass
+        conn.close()
+    except OSError as exc:
+        errors.append(f"server: {exc}")
+
+
+def _sample_connection(listener: socket.socket, client_close: float | None, server_close: float | None,
+                       abort: bool = False) -> None:
+    """One connection from 127.0.0.1:40000: the client closes (or aborts) `client_close` s after
+    connect() returned, or (None) when it reads EOF; the server as `_sample_serve`."""
+    errors: list[str] = []
+    th = threading.Thread(target=_sample_serve, args=(listener, server_close, errors))
+    th.start()
+    sk = _sample_client()
+    sk.connect(SERVER_ADDR)
+    if client_close is None:
+        while sk.recv(4096):
+            pass
+    else:
+        time.sleep(client_close)
+    if abort:
+        sk.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sk.close()
+    th.join(15)
+    if errors:
+        raise CaptureError("; ".join(errors))
+
+
+def sample_plain(listener: socket.socket) -> None:
+    _sample_connection(listener, 1.0, None)
+
+
+def sample_rst(listener: socket.socket) -> None:
+    _sample_connection(listener, 0.5, None, abort=True)
+
+
+def sample_refused(listener: socket.socket) -> None:
+    sk = _sample_client()
+    try:
+        sk.connect(("127.0.0.1", SAMPLE_CLOSED_PORT))
+    except ConnectionRefusedError:
+        pass
+    else:
+        raise CaptureError("connect() to a port without a listener succeeded")
+    finally:
+        sk.close()
+
+
+def sample_simultaneous_close(listener: socket.socket) -> None:
+    _sample_connection(listener, 1.0, 1.0)
+
+
+def sample_time_wait_reuse(listener: socket.socket) -> None:
+    _sample_connection(listener, None, 0.5)   # the server closes first: its socket waits in TIME_WAIT
+    time.sleep(1.0)
+    _sample_connection(listener, 0.5, None)   # the same four-tuple again, while the server still waits
+
+
+#: name -> (what happens, the function that makes it, drops: [(sender, flags, nth)], seconds to settle)
+SAMPLES = {
+    "plain": ("connect, the client closes 1.0 s later, the server closes when it reads EOF",
+              sample_plain, [], 0.5),
+    "lost-synack": ("as plain, but the first SYN-ACK is lost", sample_plain, [("server", "SA", 1)], 0.5),
+    "lost-fin": ("as plain, but the client's first FIN is lost", sample_plain, [("client", "FA", 1)], 1.0),
+    "rst": ("connect, the client aborts 0.5 s later (SO_LINGER 0): RST", sample_rst, [], 0.5),
+    "refused": ("connect to a port where nothing listens: RST", sample_refused, [], 0.5),
+    "simultaneous-close": ("both applications close 1.0 s after the connection opened, and each side's first "
+                           "FIN is lost, so both FINs are under way before either side has received the other's",
+                           sample_simultaneous_close, [("client", "FA", 1), ("server", "FA", 1)], 1.5),
+    "time-wait-reuse": ("the server closes first (0.5 s after accept()); 1.0 s later the client connects again from "
+                        "the same port and the server's TIME_WAIT socket accepts the new SYN; then a plain close",
+                        sample_time_wait_reuse, [], 0.5),
+}
+
+
+def record_sample(name: str, out: str) -> dict:
+    """Inside a fresh network namespace: record one sample into OUT/NAME.pcap."""
+    what, make, drops, settle = SAMPLES[name]
+    lo_up()
+    pcap = os.path.join(out, f"{name}.pcap")
+    if os.path.exists(pcap):
+        os.unlink(pcap)
+    dump = Tcpdump(pcap, (SERVER_ADDR[1], CLIENT_ADDR[1]), 60, bpf="tcp and port 40000", immediate=True)
+    rules: list[dict] = []
+    for src, flags, nth in drops:
+        rules += install_drop_rules({"src": src, "flags": flags, "nth": nth})
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(SERVER_ADDR)
+    listener.listen(BACKLOG)
+    dump.start()
+    try:
+        make(listener)
+        time.sleep(settle)
+    except BaseException:
+        abort_capture(dump)
+        raise
+    finally:
+        listener.close()
+    packets, stats = stop_capture(dump)
+    counts = read_rule_counters()
+    if drops and [c for c, r in zip(counts, rules, strict=True) if r["target"] == "DROP"] != [1] * len(drops):
+        raise CaptureError(f"{name}: the drop rules matched {counts}, not one segment each")
+    return {"name": name, "what": what, "packets": len(packets), "tcpdump": tcpdump_cmd(dump),
+            "tcpdump_stats": stats, "iptables": [r["rule"] for r in rules], "sysctl": read_sysctls()}
+
+
+def samples_main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="linux_capture.py samples",
+                                 description="Record the explainer's sample captures (pcap), each in a fresh "
+                                             "network namespace on its loopback.")
+    ap.add_argument("--out", default=SAMPLES_OUT, help="output directory (default: tests/data/captures)")
+    ap.add_argument("--sample", action="append", choices=list(SAMPLES), help="sample name (repeatable; default: all)")
+    ap.add_argument("--inner", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    out = os.path.abspath(args.out)
+    if args.inner:
+        try:
+            result = record_sample(args.inner, out)
+        except (CaptureError, OSError) as exc:
+            die(f"{args.inner}: {exc}", 1)
+        print(json.dumps(result), flush=True)
+        return 0
+    if os.geteuid() != 0:
+        die("must be run as root (needs a network namespace, iptables and tcpdump)")
+    for tool in ("tcpdump", "iptables", "ip", "unshare", "timeout"):
+        if shutil.which(tool) is None:
+            die(f"'{tool}' not found in PATH (install it, e.g. apt-get install tcpdump iptables iproute2)")
+    os.makedirs(out, exist_ok=True)
+    manifest_path = os.path.join(out, "recorded.json")
+    manifest = {"samples": {}}
+    if os.path.exists(manifest_path):
+        with open(manifest_path) as fh:
+            manifest = json.load(fh)
+    for n in args.sample or list(SAMPLES):
+        print(f"{n}: {SAMPLES[n][0]}", flush=True)
+        proc = subprocess.run(["unshare", "-n", sys.executable, os.path.abspath(__file__), "samples", "--inner", n,
+                               "--out", out], stdout=subprocess.PIPE, text=True, timeout=120)
+        if proc.returncode != 0:
+            die(f"{n}: recording failed", 1)
+        manifest["samples"][n] = json.loads(proc.stdout.strip().splitlines()[-1])
+    manifest.update({"kernel": os.uname().release, "machine": os.uname().machine,
+                     "recorded": time.strftime("%Y-%m-%d", time.gmtime()),
+                     "tool": "python3 tools/linux_capture.py samples"})
+    manifest["samples"] = dict(sorted(manifest["samples"].items()))
+    with open(manifest_path, "w") as fh:
+        json.dump(manifest, fh, indent=1, sort_keys=True)
+        fh.write("\n")
+    return 0
+
+
 # --------------------------------------------------------------------------
 # Driver
 # --------------------------------------------------------------------------
@@ -3425,6 +3607,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in list(FACTS) + ["facts"]:
         return facts_main(argv)
+    if argv and argv[0] == "samples":
+        return samples_main(argv[1:])
     cases = build_cases()
     ap = argparse.ArgumentParser(description="Record Linux TCP behaviour on loopback (run as root).")
     ap.add_argument("--out", default=DEFAULT_OUT, help="output directory (default: src/tcpsim/data/linux)")

@@ -4,8 +4,9 @@
     python -m tcpsim list
     python -m tcpsim show SCENARIO
     python -m tcpsim rules [--format table|json]
+    python -m tcpsim explain FILE [--conn N] [--format table|json|svg] [--figure ladder|states|model]
 
-SCENARIO is a built-in's name or a .json/.yaml file.  A mistake in the input
+SCENARIO is a built-in's name or a .json/.yaml file; FILE a pcap or pcapng capture.  A mistake in the input
 prints one line naming it and exits with status 2; never a traceback.
 """
 
@@ -57,7 +58,20 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("scenario")
     ru = sub.add_parser("rules", help="print the transition table")
     ru.add_argument("--format", choices=("table", "json"), default="table")
+    e = sub.add_parser("explain", help="explain a capture (pcap or pcapng): connections, states, verdict, model")
+    e.add_argument("file", help="a .pcap or .pcapng file")
+    e.add_argument("--conn", type=_count, default=1, metavar="N", help="the connection to explain (from 1)")
+    e.add_argument("--format", choices=("table", "json", "svg"), default="table")
+    e.add_argument("--figure", choices=("ladder", "states", "model"), default="ladder",
+                   help="with --format svg: the capture's ladder, its state diagram, or the model's ladder")
+    e.add_argument("--profile", choices=("linux", "rfc9293"), default="linux", help="the model's profile")
     return p
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 10_000_000:
+        raise argparse.ArgumentTypeError(f"--conn wants a connection number from 1, got {text[:40]!r}")
+    return int(text)
 
 
 def one_line(text: str) -> str:
@@ -101,6 +115,25 @@ def _command(args: argparse.Namespace) -> None:
                 tag += f" [{', '.join(sorted(r.profiles))} only]"
             print(f"{r.state.value:13} {r.event.value:34} -> {r.next.value:13} "
                   f"send {r.send.value or '-':26} {r.rfc}{tag}")
+    elif args.command == "explain":
+        _explain(args)
     else:
         trace = run(load(args.scenario), drop=args.drop)
         print(trace.to_json() if args.format == "json" else trace.table(relative=args.relative))
+
+
+def _explain(args: argparse.Namespace) -> None:
+    from .capture import explain, table
+
+    svg = args.format == "svg"
+    result = explain(args.file, args.conn, args.profile, svg=svg, state_svg=svg and args.figure == "states")
+    if args.format == "json":
+        print(json.dumps(result, indent=1, ensure_ascii=False))
+    elif svg:
+        key = {"ladder": "ladder", "states": "state_diagram", "model": "model_ladder"}[args.figure]
+        figure = result["connection"]["svg"][key]
+        if figure is None:
+            raise UsageError(result["connection"]["model"]["why"])
+        print(figure, end="")
+    else:
+        print(table(result))

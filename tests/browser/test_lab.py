@@ -297,3 +297,45 @@ def test_run_all_and_drop_a_segment(lab, lab_page, outdir, chapter):
     assert notebook.locator(".jp-OutputArea-output:has-text('Traceback')").count() == 0
     close_chapter(page, lab, notebook)
     assert not errors, errors
+
+
+def test_the_lab_chapter_explains_an_uploaded_capture(lab, lab_page, outdir, tmp_path):
+    """The lab chapter's upload box: choose a capture, see it explained in the kernel (the verdict, the
+    three figures); choose a file that is not a capture, see the one-line error."""
+    page, errors = lab_page
+    notebook = page.locator(".jp-NotebookPanel")
+    open_chapter(page, lab, errors, notebook, "lab")
+    chooser = notebook.locator("button.widget-upload")       # its <input type=file> is not in the page
+    for _ in range(3):
+        page.click("li.lm-MenuBar-item:has-text('Run')")
+        page.click(".lm-Menu-item:has-text('Run All Cells')")
+        try:
+            chooser.first.wait_for(state="attached", timeout=60_000)
+            break
+        except Exception:
+            page.screenshot(path=str(outdir / "lab-upload-run-all-retry.png"))
+    else:
+        raise AssertionError("Run All did not produce the upload box")
+    page.wait_for_selector(".jp-StatusBar-TextItem:has-text('Idle')", timeout=60_000)
+    box = notebook.locator(".widget-vbox", has=page.locator(".widget-upload")).first
+    capture = tmp_path / "lost-fin.pcap"
+    capture.write_bytes((TOP / "tests" / "data" / "captures" / "lost-fin.pcap").read_bytes())
+    with page.expect_file_chooser() as choice:
+        chooser.first.click()
+    choice.value.set_files(str(capture))
+    box.locator(".jp-OutputArea-output:has-text('Zeek conn_state SF')").first.wait_for(timeout=30_000)
+    shown = box.locator(".jp-OutputArea-output").first
+    assert "FIN_WAIT_1 → FIN_WAIT_2 → TIME_WAIT" in shown.inner_text()
+    assert shown.evaluate(CELL_REPORT.replace("c.querySelectorAll('.jp-OutputArea-output')", "[c]"))[0]["pictures"] == 3
+    shown.scroll_into_view_if_needed()
+    page.screenshot(path=str(outdir / "lab-upload.png"))
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a capture")
+    with page.expect_file_chooser() as choice:
+        chooser.first.click()
+    choice.value.set_files(str(notes))
+    box.locator(".jp-OutputArea-output:has-text('error: not a pcap or pcapng capture')").first.wait_for(
+        timeout=30_000)
+    assert notebook.locator(".jp-OutputArea-output:has-text('Traceback')").count() == 0
+    close_chapter(page, lab, notebook)
+    assert not errors, errors

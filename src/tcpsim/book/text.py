@@ -173,6 +173,14 @@ TEXT: Final[dict[str, str]] = {
     "page.when_missing": "The ladders of this table are missing (_static/tcpsim/when-1.js); rebuild the site.",
     "page.unloadable": ("This panel's pre-computed runs could not be loaded (_static/tcpsim/panel-{id}.js is "
                         "missing); rebuild the site. The figure below shows the run without losses."),
+    # -- the lab chapter's capture explainer (tcpsim.book.capture)
+    "capture.figure.ladder": "<p><b>The capture as a ladder</b> (relative numbers; a lost segment stops half-way)</p>",
+    "capture.figure.state_diagram": "<p><b>Each side's inferred states</b> on RFC 9293's state diagram</p>",
+    "capture.figure.model_ladder": "<p><b>The model's run</b> of the inferred scenario, for comparison</p>",
+    "capture.upload": "Capture",
+    "capture.hint": "Upload a <code>.pcap</code> or <code>.pcapng</code> file: it is explained here, in this "
+                    "kernel; it goes nowhere else.",
+    "capture.error": "error: {error}",
 }
 
 #: The keys the website's script looks up (see `page_text`).
