@@ -118,7 +118,6 @@ TEXT: Final[dict[str, str]] = {
     "page.nothing": "nothing",
     "page.ref": "#{index}",
     "page.separator": ", ",
-    "page.not_computed": "This combination was not pre-computed ({key}).",
     "page.unreadable": "This panel's pre-computed runs could not be read ({error}); rebuild the site.",
     "page.missing": "This panel's pre-computed runs are missing (panel {id}); rebuild the site.",
     # -- the live simulator in the page (tcpsim-live.js), behind the pre-computed runs
@@ -134,7 +133,7 @@ TEXT: Final[dict[str, str]] = {
     "page.live_error": "The simulator refused this setting: {error}",
     "page.live_failed": "The live simulator could not start ({error}); the runs computed in advance still work.",
     "page.bad_number": "{label}: a number from {min} to {max}, please.",
-    "page.step": "step",
+    "page.step": "step through the run",
     "page.step_all": "the whole run ({events} events)",
     "page.step_of": "after {step} of {events} events",
     "page.open_playground": "Open in the playground",

@@ -1,11 +1,11 @@
 /* Kernel-free drop-a-packet panels (see tcpsim/book/sphinx.py).
  * Each .tcpsim-live element carries its panel id; the pre-rendered runs are
  * in _static/tcpsim/panel-<id>.js, loaded with a script tag.  A toggle swaps
- * the ladder, the state diagram and the trace table for the stored ones.
+ * the ladder, the state diagram and the table of segments for the stored ones.
  * Every word shown comes from tcpsim/book/text.py: the page carries its
  * "page.*" templates as window.tcpsimText, and t() fills in their {fields}.
- * What the stored runs cannot answer -- more drops, a delay not pre-computed, a
- * step through the run -- the live simulator computes in the page (tcpsim-live.js,
+ * What the stored runs cannot answer -- more drops, a delay not pre-computed, one
+ * step of the run -- the live simulator computes in the page (tcpsim-live.js,
  * loaded on the first such click; not from file://, where the browser refuses it). */
 (function () {
   "use strict";
@@ -48,7 +48,7 @@
       knobs[k.name] = Object.prototype.hasOwnProperty.call(begin.knobs, k.name) ? begin.knobs[k.name] : k.default;
     });
     controls.innerHTML = "";
-    controls.appendChild(el("p", {"class": "tcpsim-hint"}, t(served ? "hint_live" : "hint", {max_drops: data.max_drops})));
+    controls.appendChild(el("p", {"class": "tcpsim-hint"}, served ? t("hint_live", {max_drops: data.max_drops}) : t("hint", {max_drops: data.max_drops})));
     var row = el("div", {"class": "tcpsim-buttons"});
     var buttons = data.droppable.map(function (d) {
       var b = el("button", {"type": "button", "class": "tcpsim-drop", "aria-pressed": "false",
@@ -126,7 +126,7 @@
     });
     knobRow.appendChild(reset);
     controls.appendChild(knobRow);
-    /* step through the run, event by event (the live simulator draws each step) */
+    /* a slider over the run, event by event (the live simulator draws each step) */
     var stepRow = el("div", {"class": "tcpsim-steps"});
     var stepLabel = el("label", {"class": "tcpsim-knob"});
     var slider = el("input", {"type": "range", "min": "0", "step": "1", "class": "tcpsim-step"});
@@ -182,7 +182,7 @@
       events = r.events;
       slider.max = String(events);
       slider.value = String(step === null ? events : step);
-      stepText.textContent = t(step === null ? "step_all" : "step_of", {step: step, events: events});
+      stepText.textContent = step === null ? t("step_all", {events: events}) : t("step_of", {step: step, events: events});
       var lost = lostText();
       caption.textContent = t("caption", {title: data.title, lost: lost});
       var story = box.querySelector(".tcpsim-story");

@@ -1,5 +1,5 @@
 /* The playground (book/playground.md): write a scenario, run it in the page, step through it.
- * Loaded by tcpsim-panels.js on the page that holds #tcpsim-playground.  The scenario is
+ * Loaded by tcpsim-panels.js on the page that holds #tcpsim-playground.  A scenario is
  * edited as a form (every field of the scenario, built from the scenario itself) or as JSON;
  * each run goes to the live simulator (tcpsim-live.js, tcpsim/book/web.py), and a refused
  * scenario's one-line error is shown next to the field it names.  The experiment lives in
@@ -319,7 +319,8 @@
     this.events = r.events;
     this.slider.max = String(r.events);
     this.slider.value = String(this.step === null ? r.events : this.step);
-    this.stepText.textContent = t(this.step === null ? "step_all" : "step_of", {step: this.step, events: r.events});
+    this.stepText.textContent = this.step === null ? t("step_all", {events: r.events})
+      : t("step_of", {step: this.step, events: r.events});
     var trace = JSON.parse(r.trace), lost = (this.scenario.network && this.scenario.network.drop) || [];
     this.caption.textContent = t("pg_caption", {name: this.scenario.name || "scenario", segments: trace.segments.length});
     this.buttons.innerHTML = "";
