@@ -98,16 +98,17 @@ import { boot } from %(boot)s;
 import { readFileSync } from "node:fs";
 const sim = await boot({loadPyodide, Graphviz, indexURL: %(index)s,
                         source: async () => readFileSync(%(zip)s)});
-const names = JSON.parse(sim.call("builtins_list"));
+const names = %(names)s || JSON.parse(sim.call("builtins_list"));
 const out = {python: sim.python, graphviz: sim.graphviz, results: {}};
 for (const name of names) out.results[name] = sim.call("fingerprint", name);
 process.stdout.write(JSON.stringify(out));
 """
 
 
-def run_under_pyodide(top: Path, source: bytes | None = None) -> dict[str, object]:
-    """Every built-in scenario's `tcpsim.book.web.fingerprint`, computed by Pyodide under Node from
-    the packed source: {"python": version, "graphviz": version, "results": {name: fingerprint}}."""
+def run_under_pyodide(top: Path, source: bytes | None = None, names: list[str] | None = None) -> dict[str, object]:
+    """Every built-in scenario's (or those `names`) `tcpsim.book.web.fingerprint`, computed by Pyodide
+    under Node from the packed source (or `source`):
+    {"python": version, "graphviz": version, "results": {name: fingerprint}}."""
     mods = node_modules(top)
     node = shutil.which("node")
     if node is None:
@@ -117,7 +118,8 @@ def run_under_pyodide(top: Path, source: bytes | None = None) -> dict[str, objec
     zip_path.write_bytes(source if source is not None else pack_source())
     script = CHECK % {"pyodide": _url(mods / "pyodide" / "pyodide.mjs"), "graphviz": _url(mods / GRAPHVIZ_JS),
                       "boot": _url(STATIC / "tcpsim-live-boot.mjs"),
-                      "index": json.dumps(str(mods / "pyodide") + os.sep), "zip": json.dumps(str(zip_path))}
+                      "index": json.dumps(str(mods / "pyodide") + os.sep), "zip": json.dumps(str(zip_path)),
+                      "names": json.dumps(names)}
     p = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True, timeout=600)
     zip_path.unlink(missing_ok=True)
     if p.returncode != 0:
@@ -131,13 +133,14 @@ def _url(path: Path) -> str:
     return json.dumps(path.resolve().as_uri())
 
 
-def check_under_pyodide(top: Path) -> dict[str, object]:
+def check_under_pyodide(top: Path, got: dict[str, object] | None = None) -> dict[str, object]:
     """Fail (WebBuildError) unless every built-in scenario gives the same bytes under Pyodide as here,
-    both laid out by the WebAssembly Graphviz; returns what ran (versions, number of scenarios)."""
+    both laid out by the WebAssembly Graphviz; returns what ran (versions, number of scenarios).
+    `got`: what `run_under_pyodide` gave, if it ran already."""
     from ..render.state_diagram import _ENGINE, use_graphviz, wasm_graphviz
     from .web import fingerprint
 
-    got = run_under_pyodide(top)
+    got = got if got is not None else run_under_pyodide(top)
     results = got["results"]
     assert isinstance(results, dict)
     before = _ENGINE

@@ -128,7 +128,7 @@
     controls.appendChild(knobRow);
     /* a slider over the run, event by event (the live simulator draws each step) */
     var stepRow = el("div", {"class": "tcpsim-steps"});
-    var stepLabel = el("label", {"class": "tcpsim-knob"});
+    var stepLabel = el("label", {"class": "tcpsim-stepper"});
     var slider = el("input", {"type": "range", "min": "0", "step": "1", "class": "tcpsim-step"});
     var stepText = el("span", {"class": "tcpsim-step-text"});
     stepLabel.appendChild(document.createTextNode(t("step") + " "));
@@ -191,8 +191,9 @@
       status.textContent = t("status", {lost: lost}) + " ";
       status.appendChild(el("span", {"class": "tcpsim-sr"}, r.story));
       box.dataset.how = how;
+      box.dataset.paints = String(Number(box.dataset.paints || 0) + 1);
       box.dataset.redrawMs = (performance.now() - t0).toFixed(2);
-      if (r.trace) box.tcpsim.trace = r.trace;
+      box.tcpsim.last = r;            /* what was drawn (the live runs carry their trace JSON) */
       box.dispatchEvent(new CustomEvent("tcpsim:painted", {detail: {how: how}}));
     }
     function update() {

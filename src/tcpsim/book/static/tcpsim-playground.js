@@ -81,7 +81,7 @@
     this.buttons = el("div", {"class": "tcpsim-buttons"});
     drops.appendChild(this.buttons);
     var steps = el("div", {"class": "tcpsim-steps"});
-    var stepLabel = el("label", {"class": "tcpsim-knob"}, t("step") + " ");
+    var stepLabel = el("label", {"class": "tcpsim-stepper"}, t("step") + " ");
     this.slider = el("input", {"type": "range", "min": "0", "step": "1", "class": "tcpsim-step"});
     this.stepText = el("span", {"class": "tcpsim-step-text"});
     stepLabel.appendChild(this.slider);
