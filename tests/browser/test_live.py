@@ -163,7 +163,8 @@ def test_the_playground_edits_shares_and_reloads_a_scenario(browser, base, nativ
     other, log2 = open_page(browser, url)
     other.wait_for_function("document.getElementById('tcpsim-playground').dataset.runs >= 1", timeout=LIVE_MS)
     assert other.locator("#tcpsim-playground").evaluate("r => r.tcpsim.last") == got
-    assert other.locator(".tcpsim-step-text").inner_text() == "after 4 of 20 events"
+    events = len(trace["segments"]) + sum(map(len, trace["states"].values()))   # what the slider walks
+    assert other.locator(".tcpsim-step-text").inner_text() == f"after 4 of {events} events"
     # downloads: the trace JSON and the two drawings
     with page.expect_download() as d:
         root.locator("button", has_text="Download the trace (JSON)").click()

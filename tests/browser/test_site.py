@@ -476,6 +476,12 @@ def test_the_licences_page_names_the_pinned_versions():
                        ("sphinx-copybutton", "sphinx-copybutton"), ("sphinx-design", "sphinx-design"),
                        ("sphinx-thebe", "sphinx-thebe")):
         assert f"| {shown} | {pins[pip]} |" in page, (shown, pins[pip])
+    # the live simulator's npm packages, at the versions web/package-lock.json pins
+    lock = json.loads((TOP / "web" / "package-lock.json").read_text())["packages"]
+    for shown, npm in (("Pyodide (npm package `pyodide`)", "pyodide"),
+                       ("`@hpcc-js/wasm-graphviz` (npm), Graphviz 16.1.0 compiled to WebAssembly inside it",
+                        "@hpcc-js/wasm-graphviz")):
+        assert f"| {shown} | {lock['node_modules/' + npm]['version']} |" in page, (shown, npm)
 
 
 
