@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+from html import escape
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -281,3 +282,55 @@ def test_the_lab_widget_checks_a_fresh_variant():
     assert TEXT[f"quiz.mis.{mis}"].split(":")[0] in w.feedback.value.replace("&#x27;", "'")
     w.show(POOL + 3)            # beyond the website's pool: generated live
     assert w.v["n"] == POOL + 3
+
+
+# ------------------------------------------------------------------ the worksheet command
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "tcpsim", *args], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(TOP / "src")})
+
+
+def test_the_worksheet_and_its_key_print_from_html_and_pdf(tmp_path):
+    r = cli("worksheet", "--chapter", "handshake", "--variants", "2", "--seed", "5", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["answers.html", "answers.pdf", "worksheet.html", "worksheet.pdf"]
+    for pdf in ("answers.pdf", "worksheet.pdf"):
+        data = (tmp_path / pdf).read_bytes()
+        assert data.startswith(b"%PDF-") and len(re.findall(rb"/Type\s*/Page[^s]", data)) >= 2
+    from tcpsim.book.worksheet import sheets
+
+    work, key, made = sheets(book_questions("handshake"), 2, 5)
+    assert (tmp_path / "worksheet.html").read_text(encoding="utf-8") == work
+    assert len(made) == 8 and "<script" not in work and "@page" in work
+    for v in made:                         # the questions on paper, with no answer on the sheet ...
+        assert escape(v["facts"]) in work
+        assert_key_holds(v)
+        for f in v["fields"]:               # ... and every answer in the key
+            assert f"<b>{f['answer'][0]}</b>" in key
+    assert "<details" not in work and 'class="tcpsim-quiz-key"' not in work and 'class="tcpsim-quiz-key"' in key
+    again, _, _ = sheets(book_questions("handshake"), 2, 5)
+    other, _, _ = sheets(book_questions("handshake"), 2, 6)
+    assert again == work and other != work, "the same seed gives the same sheet, another seed another"
+
+
+@pytest.mark.parametrize("args,message", [
+    (("--chapter", "nope"), "error: no chapter 'nope' has questions; chapters: intro, handshake"),
+    (("--kind", "essay"), "error: unknown question kind 'essay'; known: fill, next, order, loss"),
+    (("--variants", "0"), "error: --variants wants a number from 1 to 50, got 0"),
+    (("--variants", "two"), "error: argument --variants: wants a whole number, got 'two'"),
+    (("--seed", "-1"), "error: argument --seed: wants a whole number, got '-1'"),
+])
+def test_a_worksheet_mistake_is_one_line_and_status_2(tmp_path, args, message):
+    r = cli("worksheet", *args, "--out", str(tmp_path / "out"), "--no-pdf")
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.startswith(message) and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_without_chromium_the_worksheet_says_so(tmp_path, monkeypatch):
+    from tcpsim.book import worksheet
+
+    monkeypatch.setattr(worksheet.shutil, "which", lambda name: None)
+    with pytest.raises(worksheet.WorksheetError, match="chromium is not installed, so no PDF was made"):
+        worksheet.write(tmp_path, chapter="intro", variants=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.html", "worksheet.html"]
