@@ -390,7 +390,7 @@ class Question:
                   replace(self._state_choice("f3", trace, dst, after_arrive,
                                              t("quiz.label.after_arrive", endpoint=dst)),
                           about=(("what", "after_arrive"), ("endpoint", dst), ("segment", r.i)))]
-        figure = ladder(trace, step=step).svg()
+        figure = ladder(so_far(trace, r.t)).svg()
         return sc, {"figure": figure, "so_far": step}, fields
 
     def _state_choice(self, fid: str, trace: Trace, endpoint: str, state: str, label: str) -> Field:
@@ -681,6 +681,17 @@ def hide_losses(trace: Trace) -> Trace:
     return shown
 
 
+def so_far(trace: Trace, t_us: int) -> Trace:
+    """The run before time `t_us`: what was sent before it (drawn to its arrival) and the state
+    changes before it.  (A ladder cut by `step` would still lay out the later times, and its time
+    axis would tell what happens when.)"""
+    shown = copy.copy(trace)
+    shown.segments = [r for r in trace.segments if r.t < t_us]
+    shown.changes = [c for c in trace.changes if c.t < t_us]
+    shown._base_cache = []
+    return shown
+
+
 def _fill_table(trace: Trace, blank: dict[tuple[str, Any], str]) -> str:
     """The run as an HTML table, each blank an empty cell that names its field."""
     head = "".join('<th scope="col">' + escape(t(f"quiz.col.{c}")) + "</th>"
@@ -745,8 +756,10 @@ def variant_html(v: dict[str, Any], answers: bool = True) -> str:
         f"<li>{escape(f['label'])}: <span class=\"tcpsim-quiz-line\">{escape(_choices(f))}</span></li>"
         for f in v["fields"]) + "</ol>")
     if answers:
+        # the key and each side's states; the ladder of the whole run is shown by the page once answered
+        # (a picture folded away would be one JupyterLab cannot show until opened)
         out.append(f'<details class="tcpsim-quiz-answer"><summary>{escape(t("quiz.answer"))}</summary>'
-                   + answer_html(v) + "</details>")
+                   + answer_html(v, figure=False) + "</details>")
     return "".join(out)
 
 
@@ -806,7 +819,7 @@ def book_questions(chapter: str | None = None, kind: str | None = None) -> list[
 
 
 __all__: Sequence[str] = ("BOOK", "KINDS", "MISCONCEPTIONS", "Question", "QuestionForm", "book_questions",
-                          "check", "chapters", "consumed", "hide_losses", "state_mistake", "variant_html")
+                          "check", "chapters", "consumed", "hide_losses", "so_far", "state_mistake", "variant_html")
 
 
 def segment_row(src: str, dst: str) -> str:

@@ -39,22 +39,28 @@ STATIC = Path(__file__).parent / "static"
 SPEC = re.compile(r'<script type="application/json" class="tcpsim-spec">(.*?)</script>', re.S)
 
 
-def _write_panels(app: Any, exception: BaseException | None) -> None:
-    if exception is not None or app.builder.format != "html":
-        return
+def _specs(app: Any, pattern: re.Pattern[str]) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Every JSON spec the written pages carry in `pattern`'s script, with the folder for its data
+    (``_static/tcpsim``)."""
     out = Path(app.outdir)
     target = out / "_static" / "tcpsim"
     target.mkdir(parents=True, exist_ok=True)
-    done: set[str] = set()
     for page in sorted(out.rglob("*.html")):
-        for raw in SPEC.findall(page.read_text(encoding="utf-8")):
-            spec = json.loads(html.unescape(raw) if raw.lstrip().startswith("{&") else raw)
-            pid = spec_id(spec)
-            if pid in done:           # the same panel on another page: already written
-                continue
-            panel = DropPanel.from_spec(spec)
-            _write_data(target / f"panel-{pid}.js", "tcpsimPanels", pid, panel.page_data())
-            done.add(pid)
+        for raw in pattern.findall(page.read_text(encoding="utf-8")):
+            yield target, json.loads(html.unescape(raw) if raw.lstrip().startswith("{&") else raw)
+
+
+def _write_panels(app: Any, exception: BaseException | None) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    done: set[str] = set()
+    for target, spec in _specs(app, SPEC):
+        pid = spec_id(spec)
+        if pid in done:           # the same panel on another page: already written
+            continue
+        panel = DropPanel.from_spec(spec)
+        _write_data(target / f"panel-{pid}.js", "tcpsimPanels", pid, panel.page_data())
+        done.add(pid)
 
 
 def _packed(data: Any) -> str:
@@ -81,17 +87,12 @@ def _write_quizzes(app: Any, exception: BaseException | None) -> None:
         return
     from .quiz import Question
 
-    out = Path(app.outdir)
-    target = out / "_static" / "tcpsim"
-    target.mkdir(parents=True, exist_ok=True)
     done: set[str] = set()
-    for page in sorted(out.rglob("*.html")):
-        for raw in QUIZ_SPEC.findall(page.read_text(encoding="utf-8")):
-            q = Question.from_spec(json.loads(html.unescape(raw) if raw.lstrip().startswith("{&") else raw))
-            qid = q.spec_id()
-            if qid not in done:
-                _write_data(target / f"quiz-{qid}.js", "tcpsimQuiz", qid, q.pool())
-                done.add(qid)
+    for target, spec in _specs(app, QUIZ_SPEC):
+        q = Question.from_spec(spec)
+        if q.spec_id() not in done:
+            _write_data(target / f"quiz-{q.spec_id()}.js", "tcpsimQuiz", q.spec_id(), q.pool())
+            done.add(q.spec_id())
 
 
 WHEN = re.compile(r'<script type="application/json" class="tcpsim-when-spec">')
