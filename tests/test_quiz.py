@@ -116,6 +116,19 @@ def test_every_pregenerated_variant_has_the_answer_key_the_simulator_gives(tmp_p
             assert_key_holds(v)
 
 
+def test_every_misconception_is_told_somewhere_and_links_to_a_section_that_exists():
+    from docutils.nodes import make_id
+
+    told = {m for name in BOOK for v in Question.book(name).pool() for f in v["fields"] for m in f["wrong"].values()}
+    assert told == set(MISCONCEPTIONS)
+    for mis, href in MISCONCEPTIONS.items():
+        page, anchor = href.split("#")
+        nb = json.loads((TOP / "book" / page.replace(".html", ".ipynb")).read_text())
+        headings = [line.lstrip("#").strip() for c in nb["cells"] if c["cell_type"] == "markdown"
+                    for line in "".join(c["source"]).splitlines() if line.startswith("#")]
+        assert anchor in {make_id(h.replace("`", "")) for h in headings}, (mis, href)
+
+
 def test_each_chapter_has_a_question_of_every_kind_and_the_appendix_a_review():
     for chapter in chapters():
         qs = book_questions(chapter)

@@ -347,10 +347,7 @@ class Question:
         return sc, {"table": _fill_table(trace, blank)}, fields
 
     def _state_field(self, fid: str, trace: Trace, c: StateChange, label: str) -> Field:
-        return Field(fid, label, "choice", (c.new.value,), STATE_CHOICES,
-                     tuple((g, m) for g in STATE_CHOICES if (m := state_mistake(trace, c.endpoint, c.new.value, g,
-                                                                                c.cause))),
-                     t("quiz.hint.state"))
+        return self._state_choice(fid, trace, c.endpoint, c.new.value, label)
 
     # -------------------------------------------------------------- next
     def _next(self, sc: dict[str, Any], rng: random.Random) -> Made:
@@ -427,10 +424,10 @@ class Question:
             for p in positions:
                 if p in ok:
                     continue
-                before = segs[int(p) - 1]
-                if r.rtx and int(p) - 1 <= k and any(s.dropped and _same(s, r) for s in segs[:k]):
+                early = int(p) - 1 < k                  # placed before segments that were sent before it
+                if r.rtx and early and any(s.dropped and _same(s, r) for s in segs[:k]):
                     wrong.append((p, "rtx_after_timer"))
-                elif int(p) - 1 < k and any(_acks(r, s) for s in segs[int(p) - 1:k]) and before is not r:
+                elif early and any(_acks(r, s) for s in segs[int(p) - 1:k]):
                     wrong.append((p, "ack_after_segment"))
             fields.append(Field(f"f{letter + 1}", t("quiz.label.order", letter=chr(65 + letter), segment=labels[k]),
                                 "choice", ok, positions, tuple(wrong), t("quiz.hint.order"),
@@ -553,7 +550,7 @@ def _active_closer(trace: Trace) -> str | None:
     return fins[0].seg.src if fins else None
 
 
-def state_mistake(trace: Trace, endpoint: str, right: str, given: str, cause: str = "") -> str | None:
+def state_mistake(trace: Trace, endpoint: str, right: str, given: str) -> str | None:
     """The misconception that answering `given` for `right` most likely shows (None: no known one)."""
     if given == right:
         return None
@@ -573,7 +570,7 @@ def state_mistake(trace: Trace, endpoint: str, right: str, given: str, cause: st
         ("ESTABLISHED", "SYN_RECEIVED"): "client_established" if _host(endpoint) == _client(trace)
         else None,
         ("SYN_SENT", "ESTABLISHED"): "client_established",
-        ("LISTEN", "SYN_RECEIVED"): "listen_stays",
+        ("SYN_RECEIVED", "LISTEN"): "listen_stays",
         ("TIME_WAIT", "CLOSING"): "closing_crossing",
         ("FIN_WAIT_2", "CLOSING"): "closing_crossing",
         ("CLOSING", "FIN_WAIT_2"): "closing_crossing",
@@ -581,8 +578,6 @@ def state_mistake(trace: Trace, endpoint: str, right: str, given: str, cause: st
     }
     if given == "TIME_WAIT" and passive and right in ("CLOSE_WAIT", "LAST_ACK", "CLOSED"):
         return "closer_time_wait"
-    if given in ("SYN_RECEIVED",) and right == "ESTABLISHED" and _host(endpoint) != _client(trace):
-        return None
     return pairs.get((right, given))
 
 
@@ -690,6 +685,16 @@ def so_far(trace: Trace, t_us: int) -> Trace:
     shown.changes = [c for c in trace.changes if c.t < t_us]
     shown._base_cache = []
     return shown
+
+
+def segment_row(src: str, dst: str) -> str:
+    """"client → server": how the question's table names a segment's row."""
+    return t("quiz.row.segment", src=src, dst=dst)
+
+
+def change_row(endpoint: str, cause: str) -> str:
+    """"server enters (rcv FIN)": how it names a state change's row (the state is the cell to fill)."""
+    return t("quiz.row.change", endpoint=endpoint, cause=cause)
 
 
 def _fill_table(trace: Trace, blank: dict[tuple[str, Any], str]) -> str:
@@ -821,10 +826,3 @@ def book_questions(chapter: str | None = None, kind: str | None = None) -> list[
 __all__: Sequence[str] = ("BOOK", "KINDS", "MISCONCEPTIONS", "Question", "QuestionForm", "book_questions",
                           "check", "chapters", "consumed", "hide_losses", "so_far", "state_mistake", "variant_html")
 
-
-def segment_row(src: str, dst: str) -> str:
-    return t("quiz.row.segment", src=src, dst=dst)
-
-
-def change_row(endpoint: str, cause: str) -> str:
-    return t("quiz.row.change", endpoint=endpoint, cause=cause)
