@@ -300,8 +300,9 @@ class Question:
     # -------------------------------------------------------------- scope
     def _in_scope(self, trace: Trace) -> list[SegmentRecord]:
         segs = [r for r in trace.segments if not r.dropped]
-        if self.scope == "handshake":
-            return segs[:3]
+        if self.scope == "handshake":      # what is sent until both sides are ESTABLISHED, retransmissions too
+            established = [c.t for c in trace.changes if c.new is State.ESTABLISHED]
+            return [r for r in segs if r.t < max(established)] if established else segs[:3]
         if self.scope == "close":
             first = next((k for k, r in enumerate(segs) if "F" in r.seg.flags), len(segs))
             return segs[first:]
