@@ -197,7 +197,9 @@ TEXT: Final[dict[str, str]] = {
     "quiz.mis.seq_ack_swapped": "seq counts the sender's own bytes, ack the peer's: you swapped them.",
     "quiz.mis.data_not_counted": "Every data byte takes a sequence number: add the segment's length.",
     "quiz.mis.relative_numbers": "Sequence numbers start at the ISN, not at 0: this trace shows the real numbers.",
-    "quiz.mis.ack_always_set": "After the first SYN every segment carries the ACK bit, a FIN too.",
+    "quiz.mis.ack_always_set": ("Once a connection is established every segment carries the ACK bit, a FIN "
+                                "too (RFC 9293 §3.1: \u201cOnce a connection is established, this is always "
+                                "sent\u201d)."),
     "quiz.mis.synack_both": ("The answer to a SYN carries both SYN and ACK: it acknowledges the peer's SYN and sends "
                              "its own."),
     "quiz.mis.piggyback": ("A close need not take four segments: when the application closes at once, "
@@ -221,8 +223,9 @@ TEXT: Final[dict[str, str]] = {
                                     "reaches the server."),
     "quiz.mis.listen_stays": ("The listener stays in LISTEN; the SYN creates a new connection, which enters "
                               "SYN_RECEIVED."),
-    "quiz.mis.closing_crossing": ("CLOSING comes from FINs that cross (a simultaneous close), not from a lost ACK; "
-                                  "with the other side's FIN already acknowledged it is TIME_WAIT."),
+    "quiz.mis.closing_crossing": ("CLOSING is where FINs that cross lead (the peer's FIN arrives before the ACK "
+                                  "of one's own), not a lost ACK; once one's own FIN is acknowledged, the peer's FIN "
+                                  "leads to TIME_WAIT."),
     "quiz.mis.rtx_after_timer": ("A retransmission is sent only when the retransmission timer expires, after the lost "
                                  "copy."),
     "quiz.mis.ack_after_segment": ("An ACK comes after the segment it acknowledges: its ack is that segment's seq plus "
