@@ -6,7 +6,7 @@ The package has three layers, each a subpackage:
   network and scenarios.  Standard library only; it never imports the others.
 * `tcpsim.render` -- the state diagram and the ladder diagram of a trace
   (pure Python; `dot` lays the state diagram out).
-* `tcpsim.book`   -- the drop-a-packet panels and the Sphinx extension.
+* `tcpsim.book`   -- the drop-a-packet panels, the questions and the Sphinx extension.
 
 The names below are the public API.  They are loaded lazily (PEP 562), so
 ``import tcpsim`` or ``import tcpsim.core`` pulls in neither the renderers nor
@@ -22,6 +22,7 @@ from .core import scenario as _scenario
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
     from .book.panels import DropPanel
+    from .book.quiz import Question
     from .core.errors import IllegalCall, ScenarioError, TcpSimError
     from .core.network import run
     from .core.scenario import builtin, builtin_names, load
@@ -45,10 +46,11 @@ _HOME = {
     "state_diagram": "tcpsim.render.state_diagram",
     "ladder": "tcpsim.render.ladder",
     "DropPanel": "tcpsim.book.panels",
+    "Question": "tcpsim.book.quiz",
 }
 
 __all__ = [
-    "DropPanel", "IllegalCall", "ScenarioError", "TcpSimError", "Trace", "builtin", "builtin_names",
+    "DropPanel", "IllegalCall", "Question", "ScenarioError", "TcpSimError", "Trace", "builtin", "builtin_names",
     "ladder", "load", "run", "secs", "state_diagram", "us",
 ]
 assert sorted(__all__) == sorted(_HOME)

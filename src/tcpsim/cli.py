@@ -5,6 +5,7 @@
     python -m tcpsim show SCENARIO
     python -m tcpsim rules [--format table|json]
     python -m tcpsim explain FILE [--conn N] [--format table|json|svg] [--figure ladder|states|model]
+    python -m tcpsim worksheet [--chapter X] [--kind K] [--variants N] [--seed S] --out DIR [--no-pdf]
 
 SCENARIO is a built-in's name or a .json/.yaml file; FILE a pcap or pcapng capture.  A mistake in the input
 prints one line naming it and exits with status 2; never a traceback.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 from .core.errors import TcpSimError
@@ -60,17 +62,30 @@ def _parser() -> argparse.ArgumentParser:
     ru.add_argument("--format", choices=("table", "json"), default="table")
     e = sub.add_parser("explain", help="explain a capture (pcap or pcapng): connections, states, verdict, model")
     e.add_argument("file", help="a .pcap or .pcapng file")
-    e.add_argument("--conn", type=_count, default=1, metavar="N", help="the connection to explain (from 1)")
+    e.add_argument("--conn", type=_conn, default=1, metavar="N", help="the connection to explain (from 1)")
     e.add_argument("--format", choices=("table", "json", "svg"), default="table")
     e.add_argument("--figure", choices=("ladder", "states", "model"), default="ladder",
                    help="with --format svg: the capture's ladder, its state diagram, or the model's ladder")
     e.add_argument("--profile", choices=("linux", "rfc9293"), default="linux", help="the model's profile")
+    w = sub.add_parser("worksheet", help="write a printable worksheet of the book's questions and its answer key")
+    w.add_argument("--chapter", help="only this chapter's questions (intro, handshake, ..., appendix)")
+    w.add_argument("--kind", help="only questions of this kind (fill, next, order, loss)")
+    w.add_argument("--variants", type=_count, default=2, metavar="N", help="variants of each question (1 to 50)")
+    w.add_argument("--seed", type=_count, default=1, metavar="S", help="another seed, other variants")
+    w.add_argument("--out", required=True, metavar="DIR", help="the folder to write into")
+    w.add_argument("--no-pdf", action="store_true", help="the HTML pages only (no chromium needed)")
     return p
 
 
-def _count(text: str) -> int:
+def _conn(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 10_000_000:
         raise argparse.ArgumentTypeError(f"--conn wants a connection number from 1, got {text[:40]!r}")
+    return int(text)
+
+
+def _count(text: str) -> int:
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"wants a whole number, got {text[:40]!r}")
     return int(text)
 
 
@@ -103,6 +118,15 @@ def _command(args: argparse.Namespace) -> None:
     elif args.command == "show":
         load(args.scenario)                       # a scenario that is not valid is an error, not a listing
         print(json.dumps(read_source(args.scenario), indent=2, ensure_ascii=False, default=str))
+    elif args.command == "worksheet":
+        from .book.worksheet import WorksheetError, write
+
+        try:
+            written = write(Path(args.out), args.chapter, args.kind, args.variants, args.seed, pdf=not args.no_pdf)
+        except WorksheetError as e:
+            raise UsageError(str(e)) from None
+        for path in written:
+            print(path)
     elif args.command == "rules" and args.format == "json":
         print(json.dumps([{"state": r.state.value, "event": r.event.value, "next": r.next.value,
                            "send": r.send.name, "sends": r.send_text, "source": r.rfc, "label": r.label,

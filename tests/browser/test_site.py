@@ -403,6 +403,8 @@ def test_on_a_phone_every_diagram_opens_large_enough_to_read(browser, base, name
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(base + name, wait_until="networkidle")
+    # the questions draw their ladders once their variants are unpacked, after the network is idle
+    page.wait_for_function("[...document.querySelectorAll('.tcpsim-quiz')].every(q => q.tcpsim)")
     figs = page.locator(".tcpsim-ladder svg, .tcpsim-state svg, .cell_output img[src$='.svg']")
     assert figs.count() >= 2
     buttons = page.locator("button.tcpsim-zoom-open")

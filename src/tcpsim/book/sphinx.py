@@ -39,28 +39,60 @@ STATIC = Path(__file__).parent / "static"
 SPEC = re.compile(r'<script type="application/json" class="tcpsim-spec">(.*?)</script>', re.S)
 
 
-def _write_panels(app: Any, exception: BaseException | None) -> None:
-    if exception is not None or app.builder.format != "html":
-        return
+def _specs(app: Any, pattern: re.Pattern[str]) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Every JSON spec the written pages carry in `pattern`'s script, with the folder for its data
+    (``_static/tcpsim``)."""
     out = Path(app.outdir)
     target = out / "_static" / "tcpsim"
     target.mkdir(parents=True, exist_ok=True)
-    done: set[str] = set()
     for page in sorted(out.rglob("*.html")):
-        for raw in SPEC.findall(page.read_text(encoding="utf-8")):
-            spec = json.loads(html.unescape(raw) if raw.lstrip().startswith("{&") else raw)
-            pid = spec_id(spec)
-            if pid in done:           # the same panel on another page: already written
-                continue
-            panel = DropPanel.from_spec(spec)
-            data = json.dumps(panel.page_data(), separators=(",", ":"), ensure_ascii=False)
-            # gzip (mtime 0: the same bytes every build) and base64: SVG text
-            # shrinks about tenfold; the page inflates it with DecompressionStream.
-            packed = base64.b64encode(gzip.compress(data.encode("utf-8"), mtime=0)).decode("ascii")
-            (target / f"panel-{pid}.js").write_text(
-                "window.tcpsimPanels = window.tcpsimPanels || {};\n"
-                f"window.tcpsimPanels[{json.dumps(pid)}] = \"{packed}\";\n", encoding="utf-8")
-            done.add(pid)
+        for raw in pattern.findall(page.read_text(encoding="utf-8")):
+            yield target, json.loads(html.unescape(raw) if raw.lstrip().startswith("{&") else raw)
+
+
+def _write_panels(app: Any, exception: BaseException | None) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    done: set[str] = set()
+    for target, spec in _specs(app, SPEC):
+        pid = spec_id(spec)
+        if pid in done:           # the same panel on another page: already written
+            continue
+        panel = DropPanel.from_spec(spec)
+        _write_data(target / f"panel-{pid}.js", "tcpsimPanels", pid, panel.page_data())
+        done.add(pid)
+
+
+def _packed(data: Any) -> str:
+    """JSON, gzipped (mtime 0: the same bytes every build) and base64: SVG text shrinks
+    about tenfold; the page inflates it with DecompressionStream."""
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return base64.b64encode(gzip.compress(text.encode("utf-8"), mtime=0)).decode("ascii")
+
+
+def _write_data(path: Path, registry: str, key: str, data: Any) -> None:
+    """A classic script that files `data` under window.<registry>[key] (a page loads it with a
+    script tag: from file:// the browser refuses fetch())."""
+    path.write_text(f"window.{registry} = window.{registry} || {{}};\n"
+                    f"window.{registry}[{json.dumps(key)}] = \"{_packed(data)}\";\n", encoding="utf-8")
+
+
+QUIZ_SPEC = re.compile(r'<script type="application/json" class="tcpsim-quiz-spec">(.*?)</script>', re.S)
+
+
+def _write_quizzes(app: Any, exception: BaseException | None) -> None:
+    """Each question's pool of variants, pre-generated with the same simulator (tcpsim.book.quiz),
+    as ``_static/tcpsim/quiz-<id>.js``."""
+    if exception is not None or app.builder.format != "html":
+        return
+    from .quiz import Question
+
+    done: set[str] = set()
+    for target, spec in _specs(app, QUIZ_SPEC):
+        q = Question.from_spec(spec)
+        if q.spec_id() not in done:
+            _write_data(target / f"quiz-{q.spec_id()}.js", "tcpsimQuiz", q.spec_id(), q.pool())
+            done.add(q.spec_id())
 
 
 WHEN = re.compile(r'<script type="application/json" class="tcpsim-when-spec">')
@@ -76,8 +108,7 @@ def _write_when(app: Any, exception: BaseException | None) -> None:
     from ..data import linux
     from .when import WhenTable
 
-    data = json.dumps(WhenTable(kernel=linux("conformance")).ladders(), separators=(",", ":"), ensure_ascii=False)
-    packed = base64.b64encode(gzip.compress(data.encode("utf-8"), mtime=0)).decode("ascii")
+    packed = _packed(WhenTable(kernel=linux("conformance")).ladders())
     target = out / "_static" / "tcpsim"
     target.mkdir(parents=True, exist_ok=True)
     (target / "when-1.js").write_text(f'window.tcpsimWhen = "{packed}";\n', encoding="utf-8")
@@ -278,8 +309,11 @@ def setup(app: Any) -> dict[str, Any]:
     app.add_js_file("tcpsim-when.js")
     app.add_js_file("tcpsim-theme.js")
     app.add_js_file("tcpsim-zoom.js")
+    app.add_js_file("tcpsim-quiz.js")
     app.add_css_file("tcpsim-panels.css")
+    app.add_css_file("tcpsim-quiz.css")
     app.connect("build-finished", _write_panels)
+    app.connect("build-finished", _write_quizzes)
     app.connect("build-finished", _write_when)
     app.connect("doctree-resolved", _inline_drawings)
     app.connect("html-page-context", _tidy_scripts)

@@ -109,6 +109,147 @@ TEXT: Final[dict[str, str]] = {
     "when.widget.static": ("In JupyterLab this cell shows two menus, a state and an arriving segment, and below "
                            "them that cell's answers and the ladder of its run; on this page, open a cell of the "
                            "table above."),
+    # -- the questions (tcpsim.book.quiz): what Python writes into each variant
+    "quiz.title.fill": "Fill in the hidden fields",
+    "quiz.title.next": "Predict the next step",
+    "quiz.title.order": "Put the segments in order",
+    "quiz.title.loss": "Find the lost segment",
+    "quiz.prompt.fill": ("The simulator ran this exchange; some cells of its trace are hidden. "
+                         "Work each one out from the rest of the table."),
+    "quiz.prompt.next": ("The ladder shows the run so far. What is sent next, what state is its sender in "
+                         "once it is sent, and what state is its receiver in once it has arrived?"),
+    "quiz.prompt.order": "These segments of one run are shuffled. Number them in the order they were sent.",
+    "quiz.prompt.loss": ("One transmission of this run was lost, and the ladder does not draw it. "
+                         "From what followed, which segment was lost?"),
+    "quiz.facts": "Profile {profile}, one-way delay {delay} s.",
+    "quiz.calls": "The {endpoint}'s application: {calls}.",
+    "quiz.call.listen": "listens",
+    "quiz.call.connect": "connects",
+    "quiz.call.send": "sends {bytes} bytes",
+    "quiz.call.close": "closes",
+    "quiz.call.shutdown": "shuts down its sending side",
+    "quiz.call.abort": "aborts",
+    "quiz.call.accept": "accepts",
+    "quiz.at": "at {t} s",
+    "quiz.on": "on {on}",
+    "quiz.trigger.connected": "being connected",
+    "quiz.trigger.accepted": "accepting",
+    "quiz.trigger.eof": "reading the end of the data",
+    "quiz.trigger.data": "reading data",
+    "quiz.trigger.reset": "a reset",
+    "quiz.trigger.refused": "a refusal",
+    "quiz.trigger.timed_out": "a time-out",
+    "quiz.segment": "{src} → {dst} {flags} {numbers}",
+    "quiz.len": "len={n}",
+    "quiz.lost": "(lost)",
+    "quiz.sends": "{src} → {dst}: {flags}",
+    "quiz.label.seq": "seq of segment {i} ({src} → {dst})",
+    "quiz.label.ack": "ack of segment {i} ({src} → {dst})",
+    "quiz.label.flags": "flags of segment {i} ({src} → {dst})",
+    "quiz.label.state": "the state {endpoint} enters ({cause})",
+    "quiz.label.sent": "the segment sent next",
+    "quiz.label.after_send": "{endpoint}'s state once it is sent",
+    "quiz.label.after_arrive": "{endpoint}'s state once it has arrived",
+    "quiz.label.order": "position of {letter} ({segment})",
+    "quiz.label.lost": "the segment that was lost",
+    "quiz.hint.seq": ("A segment's seq is its sender's previous seq plus what that segment consumed: "
+                      "its data bytes, plus 1 for a SYN or a FIN."),
+    "quiz.hint.ack": ("The ack is the next sequence number the sender expects: the peer's last seq plus "
+                      "its data bytes, plus 1 for a SYN or a FIN."),
+    "quiz.hint.flags": ("Look at what this segment does: open (SYN), answer (ACK), finish (FIN), and whether it "
+                        "acknowledges."),
+    "quiz.hint.state": "Follow the state diagram from the state before, on this event.",
+    "quiz.hint.sent": ("Ask who has something to answer or to do next: a segment to acknowledge, or a call of its "
+                       "application."),
+    "quiz.hint.order": "Follow the numbers: each ack names the next byte after a segment sent before it.",
+    "quiz.hint.lost": "Look for what was sent twice, or answered late: the lost copy is the one before it.",
+    "quiz.col.t": "t (s)",
+    "quiz.col.i": "#",
+    "quiz.col.who": "segment or state change",
+    "quiz.col.flags": "flags",
+    "quiz.col.seq": "seq",
+    "quiz.col.ack": "ack",
+    "quiz.col.len": "len",
+    "quiz.row.segment": "{src} → {dst}",
+    "quiz.row.change": "{endpoint} enters ({cause})",
+    "quiz.blank": "[{field}]",
+    "quiz.table": "The trace, with hidden cells numbered as the questions below",
+    "quiz.answer": "Answer",
+    "quiz.or": " or ",
+    "quiz.one_of": "one of {options}",
+    "quiz.paths": "The states each side went through:",
+    "quiz.static.note": ("On the website (with JavaScript) this question checks your answers and offers "
+                         "another variant; in JupyterLab, Question(...).widget() does."),
+    "quiz.widget.plain": "[{title}: a question, working once this notebook runs in JupyterLab]",
+    # -- the teacher's worksheet (tcpsim.book.worksheet)
+    "sheet.title": "TCP connection management: worksheet",
+    "sheet.answers": "TCP connection management: answer key",
+    "sheet.note": ("Questions from: {chapters}. {variants} variant(s) of each, seed {seed}; every run computed "
+                   "by the tcpsim simulator (python -m tcpsim worksheet)."),
+    "sheet.question": "Question {number}, variant {variant}: {title}",
+    # -- the misconceptions a wrong answer shows (tcpsim.book.quiz.MISCONCEPTIONS links each to its section)
+    "quiz.mis.ack_plus_one": "You added 1 for an ACK: only SYN and FIN consume a sequence number.",
+    "quiz.mis.syn_fin_count": ("A SYN and a FIN each consume one sequence number: the next seq, and the ACK of it, is "
+                               "one more."),
+    "quiz.mis.ack_is_seq_plus_one": ("The acknowledgment number is not always seq + 1: it is seq plus the data "
+                                     "length, plus 1 only for a SYN or a FIN."),
+    "quiz.mis.ack_echoes_seq": "The ack field names the next sequence number expected, not the seq just received.",
+    "quiz.mis.seq_ack_swapped": "seq counts the sender's own bytes, ack the peer's: you swapped them.",
+    "quiz.mis.data_not_counted": "Every data byte takes a sequence number: add the segment's length.",
+    "quiz.mis.relative_numbers": "Sequence numbers start at the ISN, not at 0: this trace shows the real numbers.",
+    "quiz.mis.ack_always_set": ("Once a connection is established every segment carries the ACK bit, a FIN "
+                                "too (RFC 9293 §3.1: \u201cOnce a connection is established, this is always "
+                                "sent\u201d)."),
+    "quiz.mis.synack_both": ("The answer to a SYN carries both SYN and ACK: it acknowledges the peer's SYN and sends "
+                             "its own."),
+    "quiz.mis.piggyback": ("A close need not take four segments: when the application closes at once, "
+                           "the ACK of the FIN rides on the answering FIN."),
+    "quiz.mis.fin_waits_for_app": ("A FIN waits for the application's close(); here the ACK of the peer's FIN "
+                                   "goes first, on its own."),
+    "quiz.mis.closer_time_wait": ("The active closer, not \u201cthe client\u201d, goes to TIME_WAIT: here that is the "
+                                  "other side."),
+    "quiz.mis.time_wait_needed": ("The side that closed first does not go straight to CLOSED: it waits in TIME_WAIT "
+                                  "(2 MSL) in case its last ACK was lost."),
+    "quiz.mis.close_wait_app": ("CLOSE_WAIT waits for the application, not for the network: it ends when the "
+                                "application calls close(), which sends the FIN and enters LAST_ACK."),
+    "quiz.mis.close_wait_fin": ("The side that receives the FIN enters CLOSE_WAIT; the side that receives the ACK "
+                                "of its own FIN enters FIN_WAIT_2."),
+    "quiz.mis.fin_wait_2": ("FIN_WAIT_2 waits for the peer's FIN: an ACK of our FIN leads there, the peer's FIN "
+                            "leads on to TIME_WAIT (both at once when they travel together)."),
+    "quiz.mis.last_ack": "LAST_ACK ends only when the ACK of its FIN arrives; then the connection is CLOSED.",
+    "quiz.mis.server_established": ("The server is ESTABLISHED only when the ACK of its SYN,ACK arrives; until "
+                                    "then it is in SYN_RECEIVED."),
+    "quiz.mis.client_established": ("The client is ESTABLISHED as soon as the SYN,ACK arrives, before its own ACK "
+                                    "reaches the server."),
+    "quiz.mis.listen_stays": ("The listener stays in LISTEN; the SYN creates a new connection, which enters "
+                              "SYN_RECEIVED."),
+    "quiz.mis.closing_crossing": ("CLOSING is where FINs that cross lead (the peer's FIN arrives before the ACK "
+                                  "of one's own), not a lost ACK; once one's own FIN is acknowledged, the peer's FIN "
+                                  "leads to TIME_WAIT."),
+    "quiz.mis.rtx_after_timer": ("A retransmission is sent only when the retransmission timer expires, after the lost "
+                                 "copy."),
+    "quiz.mis.ack_after_segment": ("An ACK comes after the segment it acknowledges: its ack is that segment's seq plus "
+                                   "what it consumed."),
+    "quiz.mis.lost_was_answered": ("That segment was sent again because no ACK of it came back: it arrived, and "
+                                   "the answer to it is what was lost."),
+    "quiz.mis.lost_is_drawn": ("That segment is drawn arriving, and what it asked for was answered: look for what "
+                               "was sent twice or answered late."),
+    # -- the questions on the website (tcpsim-quiz.js)
+    "page.quiz_check": "Check",
+    "page.quiz_another": "Another one",
+    "page.quiz_reset": "Reset progress",
+    "page.quiz_right": "✓ {label}: right.",
+    "page.quiz_wrong": "✗ {label}: {given} is not right.",
+    "page.quiz_empty": "✗ {label}: no answer yet.",
+    "page.quiz_read": "Read the section that explains it",
+    "page.quiz_all_right": "All right.",
+    "page.quiz_some_wrong": "{wrong} of {total} not right yet; change them and check again.",
+    "page.quiz_variant": "Variant {n} of {total}",
+    "page.quiz_progress": "Questions answered right on this page: {right} of {total}.",
+    "page.quiz_solution": "The whole run",
+    "page.quiz_choose": "choose",
+    "page.quiz_missing": "This question's variants are missing (_static/tcpsim/quiz-{id}.js); rebuild the site.",
+    "page.quiz_unreadable": "This question's variants could not be read ({error}); rebuild the site.",
     # -- the kernel-free panel on the website (tcpsim-panels.js)
     "page.hint": "Click a segment to lose it (up to {max_drops} at once on this page; in JupyterLab, any number).",
     "page.drop": "lose {label}",

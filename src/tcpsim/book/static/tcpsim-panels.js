@@ -317,6 +317,8 @@
       document.head.appendChild(s);
     });
   }
+  /* shared with the page's other scripts (tcpsim-quiz.js): the same words, elements and unpacking */
+  window.tcpsimLib = {t: t, el: el, root: root, unpack: unpack};
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
 })();
