@@ -176,6 +176,7 @@
     }
     /* one setting drawn: the stored run's or the live simulator's, alike */
     function paint(r, t0, how) {
+      var p0 = performance.now();
       ladder.innerHTML = r.ladder;
       state.innerHTML = r.state;
       table.innerHTML = r.table;
@@ -193,6 +194,7 @@
       box.dataset.how = how;
       box.dataset.paints = String(Number(box.dataset.paints || 0) + 1);
       box.dataset.redrawMs = (performance.now() - t0).toFixed(2);
+      box.dataset.paintMs = (performance.now() - p0).toFixed(2);
       box.tcpsim.last = r;            /* what was drawn (the live runs carry their trace JSON) */
       box.dispatchEvent(new CustomEvent("tcpsim:painted", {detail: {how: how}}));
     }
