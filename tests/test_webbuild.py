@@ -18,6 +18,7 @@ import pytest
 from tcpsim.book import web
 from tcpsim.book.webbuild import WebBuildError, check_under_pyodide, pack_source, run_under_pyodide
 from tcpsim.core.scenario import builtin_names
+from tcpsim.render.state_diagram import _ENGINE, use_graphviz, wasm_graphviz
 
 TOP = Path(__file__).resolve().parent.parent
 
@@ -100,3 +101,22 @@ def test_the_page_side_answers_bad_input_with_a_message_not_a_traceback():
                        "title": "t", "endpoints": None})
     assert json.loads(web.panel(spec, json.dumps({"drops": [99]})))["error"] == \
         "ValueError: no segment 99 to drop; choose from 1 to 6"
+
+
+def test_captures_are_explained_under_pyodide_as_here():
+    """The lab chapter's drop zone: dpkt (pure Python) and tcpsim.capture under Pyodide's CPython 3.14
+    give the native explanation, state diagram included (both laid out by the WebAssembly Graphviz);
+    a file that is no capture gets the same one-line error."""
+    from tcpsim.book.webbuild import explain_under_pyodide, graphviz_module
+    from tcpsim.capture import SAMPLES, sample
+
+    data = [sample(name) for name in SAMPLES] + [b"not a capture at all"]
+    got = explain_under_pyodide(TOP, data)
+    before = _ENGINE
+    use_graphviz(wasm_graphviz(str(graphviz_module(TOP))))
+    try:
+        for raw, theirs in zip(data, got["results"], strict=True):
+            assert json.loads(theirs) == json.loads(web.capture(raw))
+    finally:
+        use_graphviz(before)
+    assert json.loads(got["results"][-1])["error"].startswith("not a pcap or pcapng capture")

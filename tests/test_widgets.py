@@ -18,6 +18,7 @@ from tcpsim.widgets import DropPanel
 BOOK_LAYER = Path(text.__file__).resolve().parent
 SCRIPT = "".join((BOOK_LAYER / "static" / name).read_text(encoding="utf-8")
                  for name in ("tcpsim-panels.js", "tcpsim-when.js", "tcpsim-zoom.js", "tcpsim-playground.js",
+                              "tcpsim-capture.js",
                               "tcpsim-quiz.js"))
 
 

@@ -217,3 +217,49 @@ def test_from_disk_the_stored_runs_work_and_the_page_says_how_to_serve(browser, 
     assert "python3 -m http.server" in note.inner_text() and "./run.sh serve" in note.inner_text()
     assert errors == []
     page.close()
+
+
+def test_the_lab_explains_a_dropped_capture_in_the_page(browser, base, native_wasm, tmp_path):  # noqa: F811
+    """The lab chapter's drop zone: a real capture chosen in the page is explained by the live
+    simulator (dpkt and tcpsim.capture under Pyodide) exactly as natively; a file that is no
+    capture gets its one-line error; nothing leaves the site."""
+    from tcpsim.capture import sample
+
+    page, log = open_page(browser, base + "book/lab.html")
+    box = page.locator(".tcpsim-capture-drop")
+    assert box.count() == 1
+    chooser = box.locator('input[type="file"]')
+    chooser.wait_for()
+    assert box.locator("label").inner_text().startswith("Choose a capture")
+    path = tmp_path / "mine.pcap"
+    path.write_bytes(sample("simultaneous-close"))
+    chooser.set_input_files(str(path))
+    page.wait_for_function("document.querySelector('.tcpsim-capture-drop').dataset.explained >= 1",
+                           timeout=LIVE_MS)
+    got = box.evaluate("b => b.tcpsim.last")
+    assert got == json.loads(web.capture(path.read_bytes()))
+    assert box.locator(".tcpsim-cap-result pre.tcpsim-capture").inner_text().startswith("#1  ")
+    assert box.locator(".tcpsim-cap-result img").count() == 3
+    assert "mine.pcap: explained below." in box.locator(".tcpsim-status").inner_text()
+    bad = tmp_path / "notes.txt"
+    bad.write_text("these are not packets")
+    chooser.set_input_files(str(bad))
+    page.wait_for_function("document.querySelector('.tcpsim-capture-drop').dataset.explained >= 2",
+                           timeout=LIVE_MS)
+    assert box.locator(".tcpsim-status").inner_text().startswith("notes.txt: not a pcap or pcapng capture")
+    assert box.locator(".tcpsim-cap-result").inner_html() == ""
+    assert [u for u in log["requests"] if not u.startswith(base) and not u.startswith(("blob:", "data:"))] == []
+    assert log["errors"] == [] and log["failed"] == []
+    page.close()
+
+
+def test_from_disk_the_lab_says_how_to_explain_a_capture(browser, site):  # noqa: F811
+    page = browser.new_page()
+    errors = []
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.goto((Path(site) / "book" / "lab.html").as_uri(), wait_until="load")
+    note = page.locator(".tcpsim-capture-drop .tcpsim-cap-file")
+    note.wait_for()
+    assert "python -m tcpsim explain FILE" in note.inner_text() and "python3 -m http.server" in note.inner_text()
+    assert errors == []
+    page.close()

@@ -74,4 +74,15 @@ class CapturePanel:
                 out.outputs = tuple(self.explain(bytes(files[0]["content"])))
 
         upload.observe(changed, names="value")
-        return w.VBox([hint, upload, out])
+        from .live import live_box_class
+
+        box = live_box_class()([hint, upload, out])
+        box.static = self.static_html()          # the website's form: explained in the page itself
+        return box
+
+    def static_html(self) -> str:
+        """Where there is no kernel (the website): a file chooser and a drop zone that the page script
+        (static/tcpsim-capture.js) hands to the live simulator, which explains the capture in the
+        browser; without JavaScript, or from disk, a note saying what to run instead."""
+        return (f'<div class="tcpsim-capture-drop" data-conn="{self.conn}" data-profile="{escape(self.profile)}">'
+                f'<p class="tcpsim-note">{html("capture.static")}</p></div>')

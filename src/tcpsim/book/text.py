@@ -318,6 +318,20 @@ TEXT: Final[dict[str, str]] = {
     "capture.figure.state_diagram": "<p><b>Each side's inferred states</b> on RFC 9293's state diagram</p>",
     "capture.figure.model_ladder": "<p><b>The model's run</b> of the inferred scenario, for comparison</p>",
     "capture.upload": "Capture",
+    "capture.static": ("Explain your own capture with <code>python -m tcpsim explain FILE</code>; on the "
+                       "website served over http (with JavaScript), choose or drop a file here and it is "
+                       "explained in the page."),
+    # -- the website's drop zone (static/tcpsim-capture.js), explained by the live simulator
+    "page.cap_choose": "Choose a capture (.pcap or .pcapng), or drop it here",
+    "page.cap_private": "The file is read by this page only: it is explained in your browser and sent nowhere.",
+    "page.cap_working": "Explaining {name} ({kb} KB) in the page…",
+    "page.cap_done": "{name}: explained below.",
+    "page.cap_error": "{name}: {error}",
+    "page.cap_too_big": ("{name} is {mb} MB; the page explains captures of up to {max} MB: run "
+                         "python -m tcpsim explain FILE for larger ones."),
+    "page.cap_file": ("Explaining a capture in the page needs the site served over http (./run.sh serve, or "
+                      "python3 -m http.server in the site's folder); from disk, run python -m tcpsim explain FILE. "
+                      "The samples above are explained already."),
     "capture.hint": "Upload a <code>.pcap</code> or <code>.pcapng</code> file: it is explained here, in this "
                     "kernel; it goes nowhere else.",
     "capture.error": "error: {error}",

@@ -92,6 +92,20 @@ def scenario(scenario_json: str, options_json: str = "{}") -> str:
         return json.dumps(_error(e))
 
 
+def capture(data: Any, options_json: str = "{}") -> str:
+    """A capture the reader dropped on the page (its bytes), explained as the lab chapter explains the
+    samples: {"html": ..., "text": ...}, or {"error": the reader's one-line message}."""
+    from .capture import CaptureView
+
+    try:
+        raw = bytes(data.to_py()) if hasattr(data, "to_py") else bytes(data)    # a JavaScript Uint8Array
+        options = json.loads(options_json)
+        view = CaptureView(raw, int(options.get("conn", 1)), str(options.get("profile", "linux")))
+        return json.dumps({"html": view._repr_html_(), "text": view.text})
+    except (TcpSimError, ValueError, KeyError, TypeError) as e:
+        return json.dumps(_error(e))
+
+
 def builtins() -> str:
     """Every built-in scenario, by name: the playground's starting points."""
     return json.dumps({name: builtin(name) for name in builtin_names()})

@@ -20,8 +20,11 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 PACKAGE = Path(__file__).resolve().parents[1]           # src/tcpsim
 STATIC = Path(__file__).parent / "static"
@@ -61,18 +64,11 @@ def pack_source() -> bytes:
     """tcpsim's Python source and built-in scenarios as a zip (sorted names, a fixed date: the same
     bytes for the same source).  Left out: the kernel recordings and the Sphinx extension's static files,
     which the page does not run."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
-        for path in sorted(PACKAGE.rglob("*")):
-            rel = path.relative_to(PACKAGE.parent)
-            if not path.is_file() or "__pycache__" in rel.parts or rel.parts[1:2] in (("data",),):
-                continue
-            if path.suffix == ".py" or (path.suffix == ".json" and "scenarios" in rel.parts):
-                info = zipfile.ZipInfo(rel.as_posix(), date_time=(1980, 1, 1, 0, 0, 0))
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = 0o644 << 16
-                z.writestr(info, path.read_bytes())
-    return buf.getvalue()
+    def keep(rel: Path) -> bool:
+        if "__pycache__" in rel.parts or rel.parts[1:2] == ("data",):
+            return False
+        return rel.suffix == ".py" or (rel.suffix == ".json" and "scenarios" in rel.parts)
+    return _zip(PACKAGE, keep)
 
 
 def vendor(top: Path, static: Path) -> dict[str, int]:
@@ -88,44 +84,99 @@ def vendor(top: Path, static: Path) -> dict[str, int]:
     sizes["graphviz.mjs"] = (target / "graphviz.mjs").stat().st_size
     (target / "tcpsim.zip").write_bytes(pack_source())
     sizes["tcpsim.zip"] = (target / "tcpsim.zip").stat().st_size
+    (target / "dpkt.zip").write_bytes(pack_dpkt())
+    sizes["dpkt.zip"] = (target / "dpkt.zip").stat().st_size
     return sizes
 
 
-CHECK = """
+def pack_dpkt() -> bytes:
+    """dpkt (pure Python, BSD-3-Clause; the version requirements.txt pins) as a zip, for the lab chapter's
+    captures explained in the page: the page has no package index, so it is vendored like tcpsim."""
+    try:
+        import dpkt
+    except ImportError as e:
+        raise WebBuildError("dpkt is not installed (./run.sh setup installs requirements.txt)") from e
+    return _zip(Path(dpkt.__file__).parent, lambda rel: rel.suffix == ".py" and "__pycache__" not in rel.parts)
+
+
+def _zip(package: Path, keep: Callable[[Path], bool]) -> bytes:
+    """The files of `package` that `keep` takes (by their path below its parent), zipped the same way
+    every time (sorted names, a fixed date, one mode)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        for path in sorted(package.rglob("*")):
+            rel = path.relative_to(package.parent)
+            if path.is_file() and keep(rel):
+                info = zipfile.ZipInfo(rel.as_posix(), date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                z.writestr(info, path.read_bytes())
+    return buf.getvalue()
+
+
+BOOT = """
 import { loadPyodide } from %(pyodide)s;
 import { Graphviz } from %(graphviz)s;
 import { boot } from %(boot)s;
 import { readFileSync } from "node:fs";
 const sim = await boot({loadPyodide, Graphviz, indexURL: %(index)s,
                         source: async () => readFileSync(%(zip)s)});
+const out = {python: sim.python, graphviz: sim.graphviz};
+"""
+FINGERPRINTS = """
 const names = %(names)s || JSON.parse(sim.call("builtins_list"));
-const out = {python: sim.python, graphviz: sim.graphviz, results: {}};
+out.results = {};
 for (const name of names) out.results[name] = sim.call("fingerprint", name);
+process.stdout.write(JSON.stringify(out));
+"""
+CAPTURE = """
+sim.py.unpackArchive(new Uint8Array(readFileSync(%(dpkt)s)), "zip", {extractDir: "/tcpsim-src"});
+out.results = %(captures)s.map(path => sim.call("capture", new Uint8Array(readFileSync(path)), %(options)s));
 process.stdout.write(JSON.stringify(out));
 """
 
 
-def run_under_pyodide(top: Path, source: bytes | None = None, names: list[str] | None = None) -> dict[str, object]:
-    """Every built-in scenario's (or those `names`) `tcpsim.book.web.fingerprint`, computed by Pyodide
-    under Node from the packed source (or `source`):
-    {"python": version, "graphviz": version, "results": {name: fingerprint}}."""
+def _under_pyodide(top: Path, body: str | Callable[[dict[str, str]], str], files: dict[str, bytes],
+                   fields: dict[str, object]) -> dict[str, Any]:
+    """Run `body` (JavaScript, after BOOT: `sim` is tcpsim under Pyodide, `out` what is printed) in Node;
+    `files` are written to a temporary folder and their paths given to the script as fields."""
     mods = node_modules(top)
     node = shutil.which("node")
     if node is None:
         raise WebBuildError("Node.js is not installed (apt-get install nodejs): the build runs Pyodide with it")
-    zip_path = top / "_build" / "tcpsim-live-check.zip"
-    zip_path.parent.mkdir(parents=True, exist_ok=True)
-    zip_path.write_bytes(source if source is not None else pack_source())
-    script = CHECK % {"pyodide": _url(mods / "pyodide" / "pyodide.mjs"), "graphviz": _url(mods / GRAPHVIZ_JS),
-                      "boot": _url(STATIC / "tcpsim-live-boot.mjs"),
-                      "index": json.dumps(str(mods / "pyodide") + os.sep), "zip": json.dumps(str(zip_path)),
-                      "names": json.dumps(names)}
-    p = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True, timeout=600)
-    zip_path.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory(prefix="tcpsim-pyodide-") as tmp:
+        paths = {}
+        for name, data in files.items():
+            (Path(tmp) / name).write_bytes(data)
+            paths[name] = json.dumps(str(Path(tmp) / name))
+        values = {"pyodide": _url(mods / "pyodide" / "pyodide.mjs"), "graphviz": _url(mods / GRAPHVIZ_JS),
+                  "boot": _url(STATIC / "tcpsim-live-boot.mjs"), "index": json.dumps(str(mods / "pyodide") + os.sep),
+                  **paths, **{k: json.dumps(v) for k, v in fields.items()}}
+        script = (BOOT + (body(paths) if callable(body) else body)) % values
+        p = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True, timeout=600)
     if p.returncode != 0:
         raise WebBuildError(f"tcpsim under Pyodide (node) failed: {p.stderr.strip()[-2000:]}")
-    result: dict[str, object] = json.loads(p.stdout)
+    result: dict[str, Any] = json.loads(p.stdout)
     return result
+
+
+def run_under_pyodide(top: Path, source: bytes | None = None, names: list[str] | None = None) -> dict[str, Any]:
+    """Every built-in scenario's (or those `names`) `tcpsim.book.web.fingerprint`, computed by Pyodide
+    under Node from the packed source (or `source`):
+    {"python": version, "graphviz": version, "results": {name: fingerprint}}."""
+    return _under_pyodide(top, FINGERPRINTS, {"zip": source if source is not None else pack_source()},
+                          {"names": names})
+
+
+def explain_under_pyodide(top: Path, captures: list[bytes], options: dict[str, object] | None = None
+                          ) -> dict[str, Any]:
+    """Captures explained by `tcpsim.book.web.capture` under Pyodide, with dpkt unpacked from its zip as
+    the page does: {"python", "graphviz", "results": [JSON text, ...]}."""
+    files = {"zip": pack_source(), "dpkt": pack_dpkt(), **{f"capture{i}": c for i, c in enumerate(captures)}}
+
+    def body(paths: dict[str, str]) -> str:
+        return CAPTURE.replace("%(captures)s", "[" + ",".join(paths[f"capture{i}"] for i in range(len(captures))) + "]")
+    return _under_pyodide(top, body, files, {"options": json.dumps(options or {})})
 
 
 def _url(path: Path) -> str:
@@ -133,7 +184,7 @@ def _url(path: Path) -> str:
     return json.dumps(path.resolve().as_uri())
 
 
-def check_under_pyodide(top: Path, got: dict[str, object] | None = None) -> dict[str, object]:
+def check_under_pyodide(top: Path, got: dict[str, Any] | None = None) -> dict[str, object]:
     """Fail (WebBuildError) unless every built-in scenario gives the same bytes under Pyodide as here,
     both laid out by the WebAssembly Graphviz; returns what ran (versions, number of scenarios).
     `got`: what `run_under_pyodide` gave, if it ran already."""

@@ -29,12 +29,75 @@ started.then(function (sim) {
   self.postMessage({phase: "failed", failure: String(e && e.message || e)});
 });
 
+/* Answers are kept (a setting asked again is answered at once), and after a panel's run the
+   worker draws, while the reader looks, the other steps of the same run, nearest first: a step
+   of the slider is then a lookup.  A message that arrives meanwhile waits for one drawing at most. */
+const answers = new Map(), LIMIT = 300;
+let ahead = [];
+function keyOf(call, args) { return call + "\u0000" + args.join("\u0000"); }
+function answer(sim, call, args) {
+  const key = keyOf(call, args);
+  let result = answers.get(key);
+  if (result === undefined) {
+    result = sim.call.apply(null, [call].concat(args));
+    if (answers.size >= LIMIT) answers.delete(answers.keys().next().value);
+    answers.set(key, result);
+  }
+  return result;
+}
+function lookAhead(sim, args, result) {
+  const setting = JSON.parse(args[1]), events = JSON.parse(result).events;
+  if (typeof events !== "number") return;
+  const here = setting.step === null || setting.step === undefined ? events : setting.step;
+  ahead = [];
+  for (let d = 1; d <= events; d++) {
+    [here - d, here + d].forEach(function (k) {
+      if (k >= 0 && k < events) {
+        ahead.push([args[0], JSON.stringify({drops: setting.drops, knobs: setting.knobs, step: k})]);
+      }
+    });
+  }
+  setTimeout(function () { drawAhead(sim); }, 0);
+}
+function drawAhead(sim) {
+  const next = ahead.shift();
+  if (!next) return;
+  try { answer(sim, "panel", next); } catch (e) { ahead = []; return; }
+  setTimeout(function () { drawAhead(sim); }, 0);
+}
+
+/* dpkt (pure Python, BSD), for the lab chapter's captures: packed at build time like tcpsim, loaded
+   on the first capture only */
+let dpkt = null;
+function withDpkt(sim) {
+  if (!dpkt) {
+    dpkt = fetch(new URL("dpkt.zip", base)).then(function (r) {
+      if (!r.ok) throw new Error("dpkt.zip: HTTP " + r.status);
+      return r.arrayBuffer();
+    }).then(function (zip) { sim.py.unpackArchive(new Uint8Array(zip), "zip", {extractDir: "/tcpsim-src"}); });
+  }
+  return dpkt;
+}
+
 self.onmessage = function (event) {
   const msg = event.data;
+  if (msg.call === "capture") {                      /* bytes, not JSON text: neither kept nor keyed */
+    started.then(function (sim) {
+      return withDpkt(sim).then(function () {
+        const t = performance.now();
+        const result = sim.call("capture", msg.args[0], msg.args[1]);
+        self.postMessage({id: msg.id, result: result, ms: performance.now() - t});
+      });
+    }).catch(function (e) {
+      self.postMessage({id: msg.id, failure: String(e && e.message || e)});
+    });
+    return;
+  }
   started.then(function (sim) {
-    const t = performance.now();
-    const result = sim.call.apply(null, [msg.call].concat(msg.args || []));
+    const t = performance.now(), args = msg.args || [];
+    const result = answer(sim, msg.call, args);
     self.postMessage({id: msg.id, result: result, ms: performance.now() - t});
+    if (msg.call === "panel") lookAhead(sim, args, result);
   }).catch(function (e) {
     self.postMessage({id: msg.id, failure: String(e && e.message || e)});
   });

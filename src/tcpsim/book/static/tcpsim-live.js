@@ -57,7 +57,7 @@
     onphase: function (fn) { listeners.push(fn); },
     call: function (name) {
       var args = Array.prototype.slice.call(arguments, 1).map(function (a) {
-        return typeof a === "string" ? a : JSON.stringify(a);
+        return typeof a === "string" || a instanceof Uint8Array ? a : JSON.stringify(a);
       });
       if (failure) return Promise.reject(new Error(failure));
       start();

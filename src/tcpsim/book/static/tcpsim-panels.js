@@ -297,11 +297,13 @@
   }
   function start() {
     window.tcpsimPanels = window.tcpsimPanels || {};
-    if (document.getElementById("tcpsim-playground")) {       /* the playground page's own script */
-      var pg = document.createElement("script");
-      pg.src = root() + "_static/tcpsim-playground.js";
-      document.head.appendChild(pg);
-    }
+    /* the playground's and the lab chapter's drop zone's own scripts, on their pages only */
+    [["#tcpsim-playground", "tcpsim-playground.js"], [".tcpsim-capture-drop", "tcpsim-capture.js"]].forEach(function (p) {
+      if (!document.querySelector(p[0])) return;
+      var s = document.createElement("script");
+      s.src = root() + "_static/" + p[1];
+      document.head.appendChild(s);
+    });
     document.querySelectorAll(".tcpsim-live").forEach(function (box) {
       var id = box.dataset.tcpsimPanel;
       box.classList.add("tcpsim-js");
