@@ -263,3 +263,24 @@ def test_from_disk_the_lab_says_how_to_explain_a_capture(browser, site):  # noqa
     assert "python -m tcpsim explain FILE" in note.inner_text() and "python3 -m http.server" in note.inner_text()
     assert errors == []
     page.close()
+
+
+def test_past_its_pool_a_question_is_made_in_the_page(browser, base):  # noqa: F811
+    """"Another one" after the last pre-generated variant: the live simulator makes variant 21 with
+    the same seeded generator, the one the native Question makes."""
+    from tcpsim.book.quiz import POOL, Question
+
+    page, log = open_page(browser, base + "book/handshake.html")
+    page.wait_for_function("[...document.querySelectorAll('.tcpsim-quiz')].every(q => q.tcpsim)", timeout=15_000)
+    box = page.locator(".tcpsim-quiz").first
+    spec = json.loads(box.locator("script.tcpsim-quiz-spec").text_content())
+    box.evaluate(f"b => b.tcpsim.show({POOL - 1})")
+    box.locator("button.tcpsim-quiz-another").click()
+    page.wait_for_function("b => b.querySelector('.tcpsim-quiz-variant').textContent.includes('made in this page')",
+                           arg=box.element_handle(), timeout=LIVE_MS)
+    made = box.evaluate("b => b.tcpsim.variant()")
+    want = json.loads(json.dumps(Question.from_spec(spec).variant(POOL)))
+    assert {k: v for k, v in made.items() if k != "live"} == want
+    assert box.locator(".tcpsim-quiz-variant").inner_text() == f"Variant {POOL + 1}, made in this page by the live simulator"
+    assert log["errors"] == []
+    page.close()

@@ -245,6 +245,8 @@ TEXT: Final[dict[str, str]] = {
     "page.quiz_all_right": "All right.",
     "page.quiz_some_wrong": "{wrong} of {total} not right yet; change them and check again.",
     "page.quiz_variant": "Variant {n} of {total}",
+    "page.quiz_variant_live": "Variant {n}, made in this page by the live simulator",
+    "page.quiz_making": "Making another one in the page (the first time loads the simulator)…",
     "page.quiz_progress": "Questions answered right on this page: {right} of {total}.",
     "page.quiz_solution": "The whole run",
     "page.quiz_choose": "choose",

@@ -106,6 +106,17 @@ def capture(data: Any, options_json: str = "{}") -> str:
         return json.dumps(_error(e))
 
 
+def quiz_variant(spec_json: str, k: int) -> str:
+    """Variant `k` of a question (tcpsim.book.quiz): past the pool the site carries, the page makes more
+    with the same generator, seeded the same way (variant k is the same on every machine)."""
+    from .quiz import Question
+
+    try:
+        return json.dumps(Question.from_spec(json.loads(spec_json)).variant(int(k)))
+    except (TcpSimError, ValueError, KeyError, TypeError) as e:
+        return json.dumps(_error(e))
+
+
 def builtins() -> str:
     """Every built-in scenario, by name: the playground's starting points."""
     return json.dumps({name: builtin(name) for name in builtin_names()})

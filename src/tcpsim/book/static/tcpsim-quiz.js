@@ -49,7 +49,8 @@
       body.appendChild(el("p", {"class": "tcpsim-quiz-title"}, v.title));
       body.appendChild(el("p", {"class": "tcpsim-quiz-prompt"}, v.prompt));
       body.appendChild(el("p", {"class": "tcpsim-quiz-facts"}, v.facts));
-      body.appendChild(el("p", {"class": "tcpsim-quiz-variant"}, t("quiz_variant", {n: index + 1, total: pool.length})));
+      body.appendChild(el("p", {"class": "tcpsim-quiz-variant"}, v.live ? t("quiz_variant_live", {n: index + 1})
+        : t("quiz_variant", {n: index + 1, total: pool.length})));
       if (v.table) {
         /* a table wider than a phone scrolls: reachable from the keyboard, named by its caption */
         var tb = el("div", {"class": "tcpsim-quiz-scroll", "tabindex": "0", "role": "region"});
@@ -101,7 +102,29 @@
       foot.appendChild(reset);
       body.appendChild(foot);
       form.addEventListener("submit", function (ev) { ev.preventDefault(); check(v, inputs, feedback, solution); });
-      another.addEventListener("click", function () { index = (index + 1) % pool.length; render(true); });
+      another.addEventListener("click", function () {
+        /* past the pool the site carries, the live simulator makes more (served over http only) */
+        if (index + 1 < pool.length || location.protocol === "file:" || !window.tcpsimLoadLive) {
+          index = (index + 1) % pool.length;
+          render(true);
+          return;
+        }
+        feedback.textContent = t("quiz_making");
+        another.disabled = true;
+        window.tcpsimLoadLive(function (sim) {
+          var spec = box.querySelector("script.tcpsim-quiz-spec").textContent;
+          sim.call("quiz_variant", spec, String(pool.length)).then(function (v) {
+            if (v.error) throw new Error(v.error);
+            v.live = true;
+            pool.push(v);
+            index = pool.length - 1;
+            render(true);
+          }).catch(function () {
+            index = 0;
+            render(true);
+          });
+        }, function () { index = 0; render(true); });
+      });
       reset.addEventListener("click", function () {
         try { window.localStorage.removeItem(STORE); } catch (e) { /* nothing kept */ }
         showProgress();
@@ -150,7 +173,8 @@
       remember(id, wrong ? "tried" : "right");
     }
     render(false);
-    box.tcpsim = {show: function (k) { index = k % pool.length; render(false); }, size: pool.length};
+    box.tcpsim = {show: function (k) { index = k % pool.length; render(false); }, size: pool.length,
+                  variant: function () { return pool[index]; }};
   }
   function ready(box, id) {
     lib.unpack(window.tcpsimQuiz[id]).then(function (pool) { build(box, pool); }, function (e) {
