@@ -269,6 +269,7 @@ def test_past_its_pool_a_question_is_made_in_the_page(browser, base):  # noqa: F
     """"Another one" after the last pre-generated variant: the live simulator makes variant 21 with
     the same seeded generator, the one the native Question makes."""
     from tcpsim.book.quiz import POOL, Question
+    from tcpsim.book.text import t
 
     page, log = open_page(browser, base + "book/handshake.html")
     page.wait_for_function("[...document.querySelectorAll('.tcpsim-quiz')].every(q => q.tcpsim)", timeout=15_000)
@@ -281,6 +282,6 @@ def test_past_its_pool_a_question_is_made_in_the_page(browser, base):  # noqa: F
     made = box.evaluate("b => b.tcpsim.variant()")
     want = json.loads(json.dumps(Question.from_spec(spec).variant(POOL)))
     assert {k: v for k, v in made.items() if k != "live"} == want
-    assert box.locator(".tcpsim-quiz-variant").inner_text() == f"Variant {POOL + 1}, made in this page by the live simulator"
+    assert box.locator(".tcpsim-quiz-variant").inner_text() == t("page.quiz_variant_live", n=POOL + 1)
     assert log["errors"] == []
     page.close()
