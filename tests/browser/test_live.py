@@ -134,7 +134,7 @@ def test_the_playground_edits_shares_and_reloads_a_scenario(browser, base, nativ
     # a mistake: the simulator's own message, next to the field it names
     field = root.locator('input[data-path="endpoints.client.calls[1].t"]')
     field.fill("soon")
-    field.dispatch_event("change")
+    field.evaluate("e => e.blur()")                   # as a reader leaves the field: a change event
     error = root.locator(".tcpsim-pg-field-error:not([hidden])")
     error.wait_for(timeout=LIVE_MS)
     assert error.inner_text() == "endpoints.client.calls[1].t: must be a number from 0 to 1e+06, got 'soon'"
@@ -142,13 +142,17 @@ def test_the_playground_edits_shares_and_reloads_a_scenario(browser, base, nativ
     assert field.get_attribute("aria-describedby") == error.get_attribute("id")
     # mended: the client closes at 3 s, and its second segment (the server's SYN-ACK) is lost
     field.fill("3")
-    field.dispatch_event("change")
-    page.wait_for_function("document.getElementById('tcpsim-playground').dataset.runs >= 2", timeout=LIVE_MS)
+    field.evaluate("e => e.blur()")
+    page.wait_for_function("r => r.tcpsim.scenario.endpoints.client.calls[1].t === 3 && r.dataset.runs >= 2 "
+                           "&& !r.querySelector('.tcpsim-pg-field-error:not([hidden])')",
+                           arg=root.element_handle(), timeout=LIVE_MS)
     assert root.locator(".tcpsim-pg-field-error:not([hidden])").count() == 0
     root.locator(".tcpsim-drop").nth(1).click()
-    page.wait_for_function("document.getElementById('tcpsim-playground').dataset.runs >= 3", timeout=LIVE_MS)
+    page.wait_for_function("r => JSON.parse(r.tcpsim.last.trace).segments[1].dropped",
+                           arg=root.element_handle(), timeout=LIVE_MS)
+    runs = int(root.get_attribute("data-runs"))
     root.locator(".tcpsim-step").fill("4")
-    page.wait_for_function("document.getElementById('tcpsim-playground').dataset.runs >= 4", timeout=LIVE_MS)
+    page.wait_for_function("([r, n]) => r.dataset.runs > n", arg=[root.element_handle(), runs], timeout=LIVE_MS)
     got = root.evaluate("r => r.tcpsim.last")
     scenario = root.evaluate("r => r.tcpsim.scenario")
     assert scenario["endpoints"]["client"]["calls"][1]["t"] == 3 and scenario["network"]["drop"] == [2]
