@@ -4,13 +4,7 @@
  * the page and goes nowhere.  Words: tcpsim/book/text.py ("page.cap_*"). */
 (function () {
   "use strict";
-  var t = window.tcpsimT, MAX_MB = 50;
-  function el(tag, attrs, text) {
-    var e = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
-    if (text !== undefined) e.textContent = text;
-    return e;
-  }
+  var t = window.tcpsimLib.t, el = window.tcpsimLib.el, MAX_MB = 50;
   function setUp(box, n) {
     box.innerHTML = "";
     if (location.protocol === "file:" || typeof Worker === "undefined") {

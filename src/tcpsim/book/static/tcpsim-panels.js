@@ -252,7 +252,6 @@
     return "json=" + btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
   }
   window.tcpsimLoadLive = loadLive;
-  window.tcpsimT = t;
   /* Where a panel starts (data-tcpsim-start: its still twin's setting, see panels.py). */
   function startOf(box) {
     try {
@@ -321,8 +320,8 @@
       document.head.appendChild(s);
     });
   }
-  /* shared with the page's other scripts (tcpsim-quiz.js): the same words, elements and unpacking */
-  window.tcpsimLib = {t: t, el: el, root: root, unpack: unpack};
+  /* shared with the page's other scripts (tcpsim-quiz.js, tcpsim-playground.js, tcpsim-capture.js) */
+  window.tcpsimLib = {t: t, el: el, root: root, unpack: unpack, encodeShared: encodeShared};
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
 })();

@@ -7,18 +7,8 @@
  * restores it.  Every word comes from tcpsim/book/text.py ("page.pg_*"). */
 (function () {
   "use strict";
-  var t = window.tcpsimT;
-  function el(tag, attrs, text) {
-    var e = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
-    if (text !== undefined) e.textContent = text;
-    return e;
-  }
-  function encode(obj) {
-    var bytes = new TextEncoder().encode(JSON.stringify(obj)), bin = "";
-    for (var i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
-    return "json=" + btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-  }
+  var t = window.tcpsimLib.t, el = window.tcpsimLib.el;
+  var encode = window.tcpsimLib.encodeShared;       /* what a shared link carries after its "#" */
   function decode(hash) {
     var m = /^#?json=([A-Za-z0-9_-]*)$/.exec(hash || "");
     if (!m) return null;
