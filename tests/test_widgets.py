@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tcpsim.book import text
-from tcpsim.book.text import TEXT, html, page_script, page_text, t
+from tcpsim.book.text import LATE, TEXT, html, late_script, page_script, page_text, t
 from tcpsim.render.figure import inline_svgs
 from tcpsim.widgets import DropPanel
 
@@ -290,4 +290,12 @@ def test_the_page_script_has_no_words_of_its_own():
             assert not spec and not conversion, f"{key!r}: the page script fills plain {{fields}} only"
     body = page_script()
     assert body.startswith("window.tcpsimText = ") and body.endswith(";") and "</" not in body
-    assert json.loads(body.removeprefix("window.tcpsimText = ").removesuffix(";")) == page_text()
+    # the playground's and the drop zone's words (LATE) come in a script of their own, the rest with every page
+    late = {k: v for k, v in page_text().items() if "page." + k in TEXT and ("page." + k).startswith(LATE)}
+    assert late and all(k.startswith(("pg_", "cap_")) for k in late)
+    assert json.loads(body.removeprefix("window.tcpsimText = ").removesuffix(";")) == {
+        k: v for k, v in page_text().items() if k not in late}
+    extra = late_script()
+    head = "window.tcpsimText = Object.assign(window.tcpsimText || {}, "
+    assert extra.startswith(head) and extra.endswith(");\n") and "</" not in extra
+    assert json.loads(extra.removeprefix(head).removesuffix(");\n")) == late

@@ -33,7 +33,7 @@ from typing import Any
 
 from ..render.figure import SVG_IMG, inline_svgs
 from .panels import DropPanel, spec_id
-from .text import page_script
+from .text import late_script, page_script
 
 STATIC = Path(__file__).parent / "static"
 SPEC = re.compile(r'<script type="application/json" class="tcpsim-spec">(.*?)</script>', re.S)
@@ -285,6 +285,8 @@ def _write_live(app: Any, exception: BaseException | None) -> None:
 
     checked = check_under_pyodide(Path(app.srcdir))
     sizes = vendor(Path(app.srcdir), Path(app.outdir) / "_static")
+    # the words of the playground's and the drop zone's scripts (tcpsim.book.text.LATE)
+    (Path(app.outdir) / "_static" / "tcpsim" / "text-late.js").write_text(late_script(), encoding="utf-8")
     logger = _logger()
     logger.info(f"tcpsim: live simulator written ({sum(sizes.values()) / 1e6:.1f} MB); "
                 f"{checked['scenarios']} built-in scenarios give the same bytes under Pyodide "

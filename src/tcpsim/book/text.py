@@ -370,7 +370,26 @@ def page_text() -> dict[str, str]:
     return {key.removeprefix("page."): TEXT[key] for key in PAGE_KEYS}
 
 
+#: The words of the scripts only the playground and the lab chapter's drop zone load
+#: (tcpsim-playground.js, tcpsim-capture.js): written once, as ``_static/tcpsim/text-late.js``
+#: (`late_script`), which those scripts load first, rather than into every page.
+LATE: Final[tuple[str, ...]] = ("page.pg_", "page.cap_")
+
+
+def _script(keys: dict[str, str]) -> str:
+    return json.dumps(keys, ensure_ascii=False, sort_keys=True, separators=(",", ":")).replace("</", "<\\/")
+
+
 def page_script() -> str:
-    """A script body that hands `page_text` to tcpsim-panels.js (``window.tcpsimText``)."""
-    data = json.dumps(page_text(), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return "window.tcpsimText = " + data.replace("</", "<\\/") + ";"
+    """A script body that hands `page_text` (less the `LATE` words) to the page's scripts (``window.tcpsimText``)."""
+    return "window.tcpsimText = " + _script({k: v for k, v in page_text().items() if "page." + k not in _late()}) + ";"
+
+
+def late_script() -> str:
+    """The `LATE` words, added to ``window.tcpsimText`` by a script of their own."""
+    return ("window.tcpsimText = Object.assign(window.tcpsimText || {}, "
+            + _script({k.removeprefix("page."): TEXT[k] for k in sorted(_late())}) + ");\n")
+
+
+def _late() -> set[str]:
+    return {k for k in PAGE_KEYS if k.startswith(LATE)}

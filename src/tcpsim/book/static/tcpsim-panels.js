@@ -296,12 +296,20 @@
   }
   function start() {
     window.tcpsimPanels = window.tcpsimPanels || {};
-    /* the playground's and the lab chapter's drop zone's own scripts, on their pages only */
-    [["#tcpsim-playground", "tcpsim-playground.js"], [".tcpsim-capture-drop", "tcpsim-capture.js"]].forEach(function (p) {
+    /* the playground's and the lab chapter's drop zone's own scripts and styles, on their pages only,
+       after their words (_static/tcpsim/text-late.js) */
+    [["#tcpsim-playground", "tcpsim-playground"], [".tcpsim-capture-drop", "tcpsim-capture"]].forEach(function (p) {
       if (!document.querySelector(p[0])) return;
-      var s = document.createElement("script");
-      s.src = root() + "_static/" + p[1];
-      document.head.appendChild(s);
+      var css = el("link", {"rel": "stylesheet", "href": root() + "_static/tcpsim-pages.css"});
+      document.head.appendChild(css);
+      var words = document.createElement("script");
+      words.src = root() + "_static/tcpsim/text-late.js";
+      words.onload = function () {
+        var s = document.createElement("script");
+        s.src = root() + "_static/" + p[1] + ".js";
+        document.head.appendChild(s);
+      };
+      document.head.appendChild(words);
     });
     document.querySelectorAll(".tcpsim-live").forEach(function (box) {
       var id = box.dataset.tcpsimPanel;
