@@ -94,19 +94,33 @@ def one_visit(p, base: str, repeat: bool) -> dict[str, float]:
             out[f"{visit}_longest_task_ms"] = longest
             if visit == "cold":
                 later, worker, dom = [], [], []
-                for k in range(6):
+                drop, steps = [], []
+                for k in range(8):
                     page.evaluate("tcpsimBench.clicks = []; tcpsimBench.frames = []")
-                    if k % 2 == 0:
-                        buttons.nth(3).click()
-                    else:
-                        box.locator(".tcpsim-step").fill(str(3 + k))
+                    if k % 2 == 0:                  # a drop toggled: a new run, never asked before
+                        buttons.nth(3 + k % 4 // 2).click()
+                    else:                           # a step of the slider
+                        box.locator(".tcpsim-step").fill(str(2 + k))
                     page.wait_for_function("tcpsimBench.frames.length >= 1", timeout=30_000)
-                    later.append(page.evaluate("tcpsimBench.frames[0] - tcpsimBench.clicks[0]"))
+                    ms = page.evaluate("tcpsimBench.frames[0] - tcpsimBench.clicks[0]")
+                    later.append(ms)
+                    (drop if k % 2 == 0 else steps).append(ms)
                     worker.append(page.evaluate("tcpsimLive.timing.call"))
                     dom.append(float(box.get_attribute("data-paint-ms")))
                 out["update_ms"] = statistics.median(later)
+                out["update_drop_ms"] = statistics.median(drop)
+                out["update_step_ms"] = statistics.median(steps)
                 out["update_worker_ms"] = statistics.median(worker)
                 out["update_dom_ms"] = statistics.median(dom)
+                # the same page's stored runs, for comparison: a pair of drops, then back
+                stored = []
+                box.locator(".tcpsim-reset").click()
+                for k in range(4):
+                    page.evaluate("tcpsimBench.clicks = []; tcpsimBench.frames = []")
+                    buttons.nth(k % 2).click()
+                    page.wait_for_function("tcpsimBench.frames.length >= 1", timeout=30_000)
+                    stored.append(page.evaluate("tcpsimBench.frames[0] - tcpsimBench.clicks[0]"))
+                out["stored_ms"] = statistics.median(stored)
             page.close()
     finally:
         b.close()
@@ -142,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  later updates, click to frame {med('update_ms'):6.1f} ms  (target <= 50 ms; of which the worker "
           f"{med('update_worker_ms'):.1f} ms, the DOM update {med('update_dom_ms'):.1f} ms, the rest "
           "messages, style, layout and paint)")
+    print(f"    a new drop {med('update_drop_ms'):.1f} ms, a step {med('update_step_ms'):.1f} ms (drawn ahead by the "
+          f"worker); a stored run, for comparison, {med('stored_ms'):.1f} ms")
     print(f"  longest main-thread task      {med('cold_longest_task_ms'):6.0f} ms  (target <= 300 ms; "
           f"repeat visit {med('repeat_longest_task_ms'):.0f} ms)")
     print(f"  page before any interaction   {med('page_bytes') / 1000:6.0f} KB, "
