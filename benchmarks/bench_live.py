@@ -7,7 +7,8 @@ from 127.0.0.1 exactly as ``python3 -m http.server`` serves it, and:
 
 * *first live result*: from the click of a third drop (which no stored run answers) to the frame
   that shows the live run painted -- loading Pyodide, Graphviz and tcpsim included;
-* *later updates*: from a click (another drop, then steps of the slider) to the painted frame;
+* *later updates*: from a click (another drop, then steps of the slider) to the painted frame, with
+  a pause of PAUSE_MS between clicks, as a reader looks at each figure;
 * *longest main-thread task* while the simulator loads (PerformanceObserver "longtask");
 * *repeat visit*: the same page opened again in the same browser (files from its cache).
 
@@ -32,6 +33,9 @@ sys.path.insert(0, str(TOP / "tests" / "browser"))
 from conftest import chromium_path  # noqa: E402
 
 PAGE = "book/close.html"
+#: between two clicks of the later updates: a reader's glance at the new figure (the worker draws the
+#: likely next settings meanwhile; back to back, each click waits for its own run instead)
+PAUSE_MS = 400
 #: click -> the frame after the panel painted (tcpsim:painted), measured in the page
 PROBE = """
 window.tcpsimBench = {clicks: [], frames: [], long: []};
@@ -96,6 +100,7 @@ def one_visit(p, base: str, repeat: bool) -> dict[str, float]:
                 later, worker, dom = [], [], []
                 drop, steps = [], []
                 for k in range(8):
+                    page.wait_for_timeout(PAUSE_MS)     # a reader looks at the figure before the next click
                     page.evaluate("tcpsimBench.clicks = []; tcpsimBench.frames = []")
                     if k % 2 == 0:                  # a drop toggled: a new run, never asked before
                         buttons.nth(3 + k % 4 // 2).click()

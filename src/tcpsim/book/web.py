@@ -56,6 +56,15 @@ def panel(spec_json: str, setting_json: str) -> str:
         return json.dumps(_error(e))
 
 
+def panel_droppable(spec_json: str) -> str:
+    """The indexes of a panel's droppable segments (the worker draws the settings one toggle away
+    ahead of the reader's next click)."""
+    try:
+        return json.dumps([d.index for d in _panel(json.loads(spec_json)).droppable])
+    except (TcpSimError, ValueError, KeyError, TypeError) as e:
+        return json.dumps(_error(e))
+
+
 def panel_scenario(spec_json: str, setting_json: str) -> str:
     """The scenario a panel runs at a setting (its drops as network rules, its knobs set):
     what "Open in the playground" starts from.  {"scenario": {...}} or {"error", "where"}."""

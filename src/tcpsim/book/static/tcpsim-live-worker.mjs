@@ -30,10 +30,12 @@ started.then(function (sim) {
 });
 
 /* Answers are kept (a setting asked again is answered at once), and after a panel's run the
-   worker draws, while the reader looks, the other steps of the same run, nearest first: a step
-   of the slider is then a lookup.  A message that arrives meanwhile waits for one drawing at most. */
+   worker draws, while the reader looks, what the next click may ask: each segment toggled (the
+   whole run), then the other steps of the same run, nearest first; the next click is then most
+   often a lookup.  A message that arrives meanwhile waits for one drawing at most. */
 const answers = new Map(), LIMIT = 300;
-let ahead = [];
+let ahead = [], idle = 0;
+const IDLE_MS = 120;
 function keyOf(call, args) { return call + "\u0000" + args.join("\u0000"); }
 function answer(sim, call, args) {
   const key = keyOf(call, args);
@@ -50,6 +52,15 @@ function lookAhead(sim, args, result) {
   if (typeof events !== "number") return;
   const here = setting.step === null || setting.step === undefined ? events : setting.step;
   ahead = [];
+  const droppable = JSON.parse(answer(sim, "panel_droppable", [args[0]]));
+  if (Array.isArray(droppable)) {
+    droppable.forEach(function (i) {
+      const drops = setting.drops.indexOf(i) >= 0 ? setting.drops.filter(function (d) { return d !== i; })
+        : setting.drops.concat([i]).sort(function (a, b) { return a - b; });
+      /* up to two drops the page has stored (DropPanel.page_data) */
+      if (drops.length > 2) ahead.push([args[0], JSON.stringify({drops: drops, knobs: setting.knobs, step: null})]);
+    });
+  }
   for (let d = 1; d <= events; d++) {
     [here - d, here + d].forEach(function (k) {
       if (k >= 0 && k < events) {
@@ -57,13 +68,15 @@ function lookAhead(sim, args, result) {
       }
     });
   }
-  setTimeout(function () { drawAhead(sim); }, 0);
+  clearTimeout(idle);                 /* begin once the reader pauses: a click in a row is not kept waiting */
+  idle = setTimeout(function () { drawAhead(sim); }, IDLE_MS);
 }
 function drawAhead(sim) {
   const next = ahead.shift();
   if (!next) return;
   try { answer(sim, "panel", next); } catch (e) { ahead = []; return; }
-  setTimeout(function () { drawAhead(sim); }, 0);
+  clearTimeout(idle);                 /* begin once the reader pauses: a click in a row is not kept waiting */
+  idle = setTimeout(function () { drawAhead(sim); }, IDLE_MS);
 }
 
 /* dpkt (pure Python, BSD), for the lab chapter's captures: packed at build time like tcpsim, loaded
@@ -81,6 +94,7 @@ function withDpkt(sim) {
 
 self.onmessage = function (event) {
   const msg = event.data;
+  ahead = [];                         /* the reader moved on: what was drawn ahead stays, the rest is dropped */
   if (msg.call === "capture") {                      /* bytes, not JSON text: neither kept nor keyed */
     started.then(function (sim) {
       return withDpkt(sim).then(function () {
