@@ -92,11 +92,12 @@ def vendor(top: Path, static: Path) -> dict[str, int]:
 def pack_dpkt() -> bytes:
     """dpkt (pure Python, BSD-3-Clause; the version requirements.txt pins) as a zip, for the lab chapter's
     captures explained in the page: the page has no package index, so it is vendored like tcpsim."""
-    try:
-        import dpkt
-    except ImportError as e:
-        raise WebBuildError("dpkt is not installed (./run.sh setup installs requirements.txt)") from e
-    return _zip(Path(dpkt.__file__).parent, lambda rel: rel.suffix == ".py" and "__pycache__" not in rel.parts)
+    from importlib.util import find_spec
+
+    spec = find_spec("dpkt")              # where it is installed (it is not imported here: tcpsim.capture uses it)
+    if spec is None or not spec.origin:
+        raise WebBuildError("dpkt is not installed (./run.sh setup installs requirements.txt)")
+    return _zip(Path(spec.origin).parent, lambda rel: rel.suffix == ".py" and "__pycache__" not in rel.parts)
 
 
 def _zip(package: Path, keep: Callable[[Path], bool]) -> bytes:
