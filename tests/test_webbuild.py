@@ -49,10 +49,8 @@ def test_against_debian_dot_the_state_diagram_differs_in_layout_numbers_only(pyo
     ours = json.loads(web.fingerprint(name))          # this process draws with Debian's dot
     assert theirs["trace"] == ours["trace"] and theirs["dot"] == ours["dot"] and theirs["ladder"] == ours["ladder"]
     assert WORDS.findall(theirs["state"]) == WORDS.findall(ours["state"])
-    shape = re.compile(r"-?\d+(?:\.\d+)?")
     tags = re.compile(r"<(\w+)")
-    assert tags.findall(theirs["state"]) == tags.findall(ours["state"])
-    assert shape.sub("N", theirs["state"]).count("<g id=") == shape.sub("N", ours["state"]).count("<g id=")
+    assert tags.findall(theirs["state"]) == tags.findall(ours["state"])      # the same elements, in order
 
 
 def test_the_check_fails_when_the_page_would_draw_something_else():

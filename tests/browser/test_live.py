@@ -39,7 +39,6 @@ def spec_of(box):
 
 def painted_live(page, box, after):
     """Wait until `box` has painted a live run after `after` paints; its result."""
-    box.evaluate("b => b.tcpsim.last || null")
     page.wait_for_function("([b, n]) => b.dataset.how === 'live' && b.dataset.paints > n",
                            arg=[box.element_handle(), after], timeout=LIVE_MS)
     return box.evaluate("b => b.tcpsim.last")
@@ -78,7 +77,8 @@ def test_every_panel_runs_live_what_was_not_pre_computed(browser, base, name, na
         for i in range(len(three)):
             buttons.nth(i).click()
         if len(three) == 3:
-            assert not buttons.nth(3).is_disabled() if buttons.count() > 3 else True
+            if buttons.count() > 3:
+                assert not buttons.nth(3).is_disabled(), "served, a fourth drop is offered too"
             got = painted_live(page, box, n + len(three) - 1)
             same_as_native(got, spec, three, knobs)
             assert box.locator(".tcpsim-caption").inner_text().endswith("#" + ", #".join(map(str, three)))
@@ -200,11 +200,17 @@ def test_open_in_the_playground_carries_the_panels_setting(browser, base, native
     page.close()
 
 
-def test_from_disk_the_stored_runs_work_and_the_page_says_how_to_serve(browser, site):  # noqa: F811
+def from_disk(browser, built, name):
+    """A page of the built site opened from file://, and the console errors it logs."""
     page = browser.new_page()
     errors = []
     page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-    page.goto((Path(site) / "book" / "close.html").as_uri(), wait_until="load")
+    page.goto((Path(built) / name).as_uri(), wait_until="load")
+    return page, errors
+
+
+def test_from_disk_the_stored_runs_work_and_the_page_says_how_to_serve(browser, site):  # noqa: F811
+    page, errors = from_disk(browser, site, "book/close.html")
     box = page.locator(".tcpsim-live").first
     box.locator(".tcpsim-drop").first.wait_for()
     box.locator(".tcpsim-reset").click()
@@ -258,10 +264,7 @@ def test_the_lab_explains_a_dropped_capture_in_the_page(browser, base, native_wa
 
 
 def test_from_disk_the_lab_says_how_to_explain_a_capture(browser, site):  # noqa: F811
-    page = browser.new_page()
-    errors = []
-    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-    page.goto((Path(site) / "book" / "lab.html").as_uri(), wait_until="load")
+    page, errors = from_disk(browser, site, "book/lab.html")
     note = page.locator(".tcpsim-capture-drop .tcpsim-cap-file")
     note.wait_for()
     assert "python -m tcpsim explain FILE" in note.inner_text() and "python3 -m http.server" in note.inner_text()

@@ -7,7 +7,7 @@
   var t = window.tcpsimLib.t, el = window.tcpsimLib.el, MAX_MB = 50;
   function setUp(box, n) {
     box.innerHTML = "";
-    if (location.protocol === "file:" || typeof Worker === "undefined") {
+    if (!window.tcpsimLib.liveCan()) {
       box.appendChild(el("p", {"class": "tcpsim-note tcpsim-cap-file", "role": "note"}, t("cap_file")));
       return;
     }

@@ -3,7 +3,6 @@
  * something the pre-computed runs cannot answer, so a page that never needs it
  * carries a few lines and no more.
  *
- *   tcpsimLive.available()          false from file://, where the browser refuses workers
  *   tcpsimLive.call(name, ...args)  Promise of the parsed JSON answer (tcpsim/book/web.py)
  *   tcpsimLive.onphase(fn)          fn(phase, ms) as the simulator starts: python, tcpsim, ready
  * One worker per page; the files it loads (14 MB) come from the browser's cache after
@@ -50,7 +49,6 @@
     };
   }
   window.tcpsimLive = {
-    available: function () { return location.protocol !== "file:" && typeof Worker !== "undefined"; },
     phase: function () { return phase; },
     failure: function () { return failure; },
     timing: timing,

@@ -43,7 +43,7 @@
     var table = box.querySelector(".tcpsim-table");
     var caption = box.querySelector(".tcpsim-caption");
     var begin = startOf(box), drops = begin.drops.slice(), knobs = {}, step = null, events = 0;
-    var served = location.protocol !== "file:", asked = 0;
+    var served = liveCan(), asked = 0;
     data.knobs.forEach(function (k) {
       knobs[k.name] = Object.prototype.hasOwnProperty.call(begin.knobs, k.name) ? begin.knobs[k.name] : k.default;
     });
@@ -231,6 +231,8 @@
     box.tcpsim = {update: update};
     update();
   }
+  /* Whether the live simulator can run here: not from file://, where the browser refuses workers. */
+  function liveCan() { return location.protocol !== "file:" && typeof Worker !== "undefined"; }
   /* The live simulator's page side, loaded once, on the first need. */
   var liveWaiting = null;
   function loadLive(ok, bad) {
@@ -329,7 +331,8 @@
     });
   }
   /* shared with the page's other scripts (tcpsim-quiz.js, tcpsim-playground.js, tcpsim-capture.js) */
-  window.tcpsimLib = {t: t, el: el, root: root, unpack: unpack, encodeShared: encodeShared};
+  window.tcpsimLib = {t: t, el: el, root: root, unpack: unpack, encodeShared: encodeShared,
+                      liveCan: liveCan};
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
 })();

@@ -40,7 +40,7 @@
   Playground.prototype.start = function () {
     var self = this, root = this.root;
     root.innerHTML = "";
-    if (location.protocol === "file:" || typeof Worker === "undefined") {
+    if (!window.tcpsimLib.liveCan()) {
       root.appendChild(el("p", {"class": "tcpsim-note tcpsim-pg-file", "role": "note"}, t("pg_file")));
       return;
     }

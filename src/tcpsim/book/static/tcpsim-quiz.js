@@ -104,7 +104,7 @@
       form.addEventListener("submit", function (ev) { ev.preventDefault(); check(v, inputs, feedback, solution); });
       another.addEventListener("click", function () {
         /* past the pool the site carries, the live simulator makes more (served over http only) */
-        if (index + 1 < pool.length || location.protocol === "file:" || !window.tcpsimLoadLive) {
+        if (index + 1 < pool.length || !lib.liveCan()) {
           index = (index + 1) % pool.length;
           render(true);
           return;
